@@ -1,0 +1,721 @@
+/* torchanalytics: torchclassify
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-torchclassify
+ * @title: torchclassify
+ *
+ * Classifies every video frame with a ResNet (torchvision weights) or any TorchScript
+ * classifier through LibTorch, and attaches the top-k results to the buffer as a
+ * #GstTorchClassificationMeta. Frames pass through untouched.
+ *
+ * The frame is preprocessed as the PyTorch docs' ResNet50 example does it on a PIL
+ * image: Resize(256) (antialiased bilinear), CenterCrop(224), ToTensor(), Normalize().
+ * YUV frames are resized plane by plane and converted with the caps' colorimetry.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! \
+ *     torchclassify weights-location=resnet50.pth ! torchmetasink location=out.jsonl
+ * ]|
+ * Without weights-location or model-location the element loads the weights that
+ * `torchvision.models.resnet50(pretrained=True)` cached in the torch hub cache.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gsttorchclassify.h"
+
+#include <gst/video/video.h>
+
+#include <array>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gsttorchclassificationmeta.h"
+#include "labels.h"
+#include "model.h"
+#include "preprocess.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_torch_classify_debug);
+#define GST_CAT_DEFAULT gst_torch_classify_debug
+
+enum {
+  PROP_0,
+  PROP_WEIGHTS_LOCATION,
+  PROP_MODEL_LOCATION,
+  PROP_ARCHITECTURE,
+  PROP_NUM_CLASSES,
+  PROP_STRICT,
+  PROP_LABELS_LOCATION,
+  PROP_DEVICE,
+  PROP_PRECISION,
+  PROP_RESIZE_SIZE,
+  PROP_CROP_SIZE,
+  PROP_RESIZE_MODE,
+  PROP_MEAN,
+  PROP_STD,
+  PROP_ANTIALIAS,
+  PROP_TOP_K,
+  PROP_THRESHOLD,
+  PROP_ACTIVATION,
+  PROP_POST_MESSAGES,
+};
+
+#define DEFAULT_ARCHITECTURE GST_TORCH_ARCHITECTURE_RESNET50
+#define DEFAULT_NUM_CLASSES 1000
+#define DEFAULT_STRICT TRUE
+#define DEFAULT_DEVICE "auto"
+#define DEFAULT_PRECISION GST_TORCH_PRECISION_AUTO
+#define DEFAULT_RESIZE_SIZE 256
+#define DEFAULT_CROP_SIZE 224
+#define DEFAULT_RESIZE_MODE GST_TORCH_RESIZE_MODE_CENTER_CROP
+#define DEFAULT_ANTIALIAS TRUE
+#define DEFAULT_TOP_K 5
+#define DEFAULT_THRESHOLD 0.0
+#define DEFAULT_ACTIVATION GST_TORCH_ACTIVATION_SOFTMAX
+#define DEFAULT_POST_MESSAGES FALSE
+
+static const double kDefaultMean[3] = { 0.485, 0.456, 0.406 };
+static const double kDefaultStd[3] = { 0.229, 0.224, 0.225 };
+
+#define CAPS_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, ARGB, ABGR, I420, NV12 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)));
+
+/* Everything C++ lives here: the GObject struct only points at it. */
+struct GstTorchClassifyPrivate {
+  /* properties, guarded by the object lock */
+  std::string weights_location;
+  std::string model_location;
+  std::string labels_location;
+  std::string device = DEFAULT_DEVICE;
+  GstTorchArchitecture architecture = DEFAULT_ARCHITECTURE;
+  gint num_classes = DEFAULT_NUM_CLASSES;
+  gboolean strict = DEFAULT_STRICT;
+  GstTorchPrecision precision = DEFAULT_PRECISION;
+  gint resize_size = DEFAULT_RESIZE_SIZE;
+  gint crop_size = DEFAULT_CROP_SIZE;
+  GstTorchResizeMode resize_mode = DEFAULT_RESIZE_MODE;
+  std::vector<double> mean { kDefaultMean, kDefaultMean + 3 };
+  std::vector<double> std { kDefaultStd, kDefaultStd + 3 };
+  gboolean antialias = DEFAULT_ANTIALIAS;
+  gint top_k = DEFAULT_TOP_K;
+  gdouble threshold = DEFAULT_THRESHOLD;
+  GstTorchActivation activation = DEFAULT_ACTIVATION;
+  gboolean post_messages = DEFAULT_POST_MESSAGES;
+
+  /* streaming state, set in start() and set_caps(), used by the streaming thread */
+  std::unique_ptr<ta::Model> model;
+  std::vector<std::string> labels;
+  ta::PreprocessConfig pre;
+  ta::Activation act = ta::Activation::Softmax;
+  int run_top_k = DEFAULT_TOP_K;
+  float run_threshold = 0.f;
+  bool run_post_messages = false;
+  GstVideoInfo info;
+  bool have_info = false;
+  std::vector<float> input;
+};
+
+struct _GstTorchClassify {
+  GstBaseTransform parent;
+  GstTorchClassifyPrivate *priv;
+};
+
+#define gst_torch_classify_parent_class parent_class
+G_DEFINE_TYPE (GstTorchClassify, gst_torch_classify, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (torchclassify, "torchclassify", GST_RANK_NONE, GST_TYPE_TORCH_CLASSIFY);
+
+/* ---- enums --------------------------------------------------------------- */
+
+GType
+gst_torch_architecture_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_TORCH_ARCHITECTURE_RESNET18, "ResNet-18", "resnet18"},
+    {GST_TORCH_ARCHITECTURE_RESNET34, "ResNet-34", "resnet34"},
+    {GST_TORCH_ARCHITECTURE_RESNET50, "ResNet-50", "resnet50"},
+    {GST_TORCH_ARCHITECTURE_RESNET101, "ResNet-101", "resnet101"},
+    {GST_TORCH_ARCHITECTURE_RESNET152, "ResNet-152", "resnet152"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstTorchArchitecture", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_torch_precision_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_TORCH_PRECISION_AUTO, "fp16 on CUDA, fp32 on the CPU", "auto"},
+    {GST_TORCH_PRECISION_FP32, "32-bit float", "fp32"},
+    {GST_TORCH_PRECISION_FP16, "16-bit float (CUDA only)", "fp16"},
+    {GST_TORCH_PRECISION_BF16, "bfloat16", "bf16"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstTorchPrecision", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_torch_resize_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_TORCH_RESIZE_MODE_CENTER_CROP,
+        "Shorter side to resize-size, then the centre crop-size square (torchvision)", "center-crop"},
+    {GST_TORCH_RESIZE_MODE_STRETCH, "Whole frame to crop-size x crop-size, aspect not kept", "stretch"},
+    {GST_TORCH_RESIZE_MODE_LETTERBOX, "Longer side to crop-size, aspect kept, black bars", "letterbox"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstTorchResizeMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_torch_activation_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_TORCH_ACTIVATION_SOFTMAX, "Softmax over the classes (scores sum to 1)", "softmax"},
+    {GST_TORCH_ACTIVATION_SIGMOID, "Sigmoid per class (multi-label)", "sigmoid"},
+    {GST_TORCH_ACTIVATION_NONE, "The model's raw outputs", "none"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstTorchActivation", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ---- properties ---------------------------------------------------------- */
+
+static void
+set_string (std::string & dst, const GValue * value)
+{
+  const gchar *s = g_value_get_string (value);
+  dst = s ? s : "";
+}
+
+static void
+set_triple (std::vector<double> &dst, const GValue * value)
+{
+  dst.clear ();
+  for (guint i = 0; i < gst_value_array_get_size (value); i++) {
+    const GValue *v = gst_value_array_get_value (value, i);
+    if (G_VALUE_HOLDS_DOUBLE (v))
+      dst.push_back (g_value_get_double (v));
+    else if (G_VALUE_HOLDS_FLOAT (v))
+      dst.push_back (g_value_get_float (v));
+    else if (G_VALUE_HOLDS_INT (v))
+      dst.push_back (g_value_get_int (v));
+    else
+      dst.push_back (NAN);      /* reported at start() */
+  }
+}
+
+static void
+get_triple (const std::vector<double> &src, GValue * value)
+{
+  for (double d : src) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, d);
+    gst_value_array_append_and_take_value (value, &v);
+  }
+}
+
+static void
+gst_torch_classify_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (object);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WEIGHTS_LOCATION: set_string (p->weights_location, value); break;
+    case PROP_MODEL_LOCATION: set_string (p->model_location, value); break;
+    case PROP_LABELS_LOCATION: set_string (p->labels_location, value); break;
+    case PROP_DEVICE: set_string (p->device, value); break;
+    case PROP_ARCHITECTURE: p->architecture = (GstTorchArchitecture) g_value_get_enum (value); break;
+    case PROP_NUM_CLASSES: p->num_classes = g_value_get_int (value); break;
+    case PROP_STRICT: p->strict = g_value_get_boolean (value); break;
+    case PROP_PRECISION: p->precision = (GstTorchPrecision) g_value_get_enum (value); break;
+    case PROP_RESIZE_SIZE: p->resize_size = g_value_get_int (value); break;
+    case PROP_CROP_SIZE: p->crop_size = g_value_get_int (value); break;
+    case PROP_RESIZE_MODE: p->resize_mode = (GstTorchResizeMode) g_value_get_enum (value); break;
+    case PROP_MEAN: set_triple (p->mean, value); break;
+    case PROP_STD: set_triple (p->std, value); break;
+    case PROP_ANTIALIAS: p->antialias = g_value_get_boolean (value); break;
+    case PROP_TOP_K: p->top_k = g_value_get_int (value); break;
+    case PROP_THRESHOLD: p->threshold = g_value_get_double (value); break;
+    case PROP_ACTIVATION: p->activation = (GstTorchActivation) g_value_get_enum (value); break;
+    case PROP_POST_MESSAGES: p->post_messages = g_value_get_boolean (value); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_torch_classify_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (object);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WEIGHTS_LOCATION:
+      g_value_set_string (value, p->weights_location.empty () ? NULL : p->weights_location.c_str ());
+      break;
+    case PROP_MODEL_LOCATION:
+      g_value_set_string (value, p->model_location.empty () ? NULL : p->model_location.c_str ());
+      break;
+    case PROP_LABELS_LOCATION:
+      g_value_set_string (value, p->labels_location.empty () ? NULL : p->labels_location.c_str ());
+      break;
+    case PROP_DEVICE: g_value_set_string (value, p->device.c_str ()); break;
+    case PROP_ARCHITECTURE: g_value_set_enum (value, p->architecture); break;
+    case PROP_NUM_CLASSES: g_value_set_int (value, p->num_classes); break;
+    case PROP_STRICT: g_value_set_boolean (value, p->strict); break;
+    case PROP_PRECISION: g_value_set_enum (value, p->precision); break;
+    case PROP_RESIZE_SIZE: g_value_set_int (value, p->resize_size); break;
+    case PROP_CROP_SIZE: g_value_set_int (value, p->crop_size); break;
+    case PROP_RESIZE_MODE: g_value_set_enum (value, p->resize_mode); break;
+    case PROP_MEAN: get_triple (p->mean, value); break;
+    case PROP_STD: get_triple (p->std, value); break;
+    case PROP_ANTIALIAS: g_value_set_boolean (value, p->antialias); break;
+    case PROP_TOP_K: g_value_set_int (value, p->top_k); break;
+    case PROP_THRESHOLD: g_value_set_double (value, p->threshold); break;
+    case PROP_ACTIVATION: g_value_set_enum (value, p->activation); break;
+    case PROP_POST_MESSAGES: g_value_set_boolean (value, p->post_messages); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* Posts a ta::Error with the GStreamer domain and code its kind stands for. */
+#define POST_CORE_ERROR(self, domain, code, e)                                  \
+  G_STMT_START {                                                                \
+    if ((e).detail ().empty ())                                                 \
+      GST_ELEMENT_ERROR (self, domain, code, ("%s", (e).what ()), (NULL));      \
+    else                                                                        \
+      GST_ELEMENT_ERROR (self, domain, code, ("%s", (e).what ()),               \
+          ("%s", (e).detail ().c_str ()));                                      \
+  } G_STMT_END
+
+static void
+post_core_error (GstTorchClassify * self, const ta::Error & e)
+{
+  switch (e.kind ()) {
+    case ta::ErrorKind::NotFound:
+    case ta::ErrorKind::Device:
+      POST_CORE_ERROR (self, RESOURCE, NOT_FOUND, e);
+      break;
+    case ta::ErrorKind::OpenRead:
+      POST_CORE_ERROR (self, RESOURCE, OPEN_READ, e);
+      break;
+    case ta::ErrorKind::Settings:
+      POST_CORE_ERROR (self, RESOURCE, SETTINGS, e);
+      break;
+    case ta::ErrorKind::Init:
+      POST_CORE_ERROR (self, LIBRARY, INIT, e);
+      break;
+    case ta::ErrorKind::Stream:
+      POST_CORE_ERROR (self, STREAM, FAILED, e);
+      break;
+  }
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static const char *
+architecture_name (GstTorchArchitecture a)
+{
+  GEnumValue *v = g_enum_get_value ((GEnumClass *) g_type_class_peek (GST_TYPE_TORCH_ARCHITECTURE), a);
+  return v ? v->value_nick : "resnet50";
+}
+
+/* Reads the properties into the configurations of the core; throws ta::Error. */
+static void
+snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, std::string * labels_location)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  GST_OBJECT_LOCK (self);
+  mc->weights_location = p->weights_location;
+  mc->model_location = p->model_location;
+  mc->architecture = architecture_name (p->architecture);
+  mc->num_classes = p->num_classes;
+  mc->strict = p->strict;
+  mc->device = p->device;
+  mc->precision = (ta::Precision) p->precision;
+  *labels_location = p->labels_location;
+  const std::vector<double> mean = p->mean, stdv = p->std;
+  p->pre.resize_size = p->resize_size;
+  p->pre.crop_size = p->crop_size;
+  p->pre.mode = (ta::ResizeMode) p->resize_mode;
+  p->pre.antialias = p->antialias;
+  p->act = (ta::Activation) p->activation;
+  p->run_top_k = p->top_k;
+  p->run_threshold = (float) p->threshold;
+  p->run_post_messages = p->post_messages;
+  GST_OBJECT_UNLOCK (self);
+
+  mc->input_size = p->pre.crop_size;
+  if (mean.size () != 3)
+    throw ta::Error (ta::ErrorKind::Settings, "mean has " + std::to_string (mean.size ()) +
+        " values but needs 3 (R, G, B), e.g. mean=\"<0.485,0.456,0.406>\".");
+  if (stdv.size () != 3)
+    throw ta::Error (ta::ErrorKind::Settings, "std has " + std::to_string (stdv.size ()) +
+        " values but needs 3 (R, G, B), e.g. std=\"<0.229,0.224,0.225>\".");
+  for (int i = 0; i < 3; i++) {
+    p->pre.mean[i] = (float) mean[i];
+    p->pre.std[i] = (float) stdv[i];
+  }
+  const std::string bad = ta::validate (p->pre);
+  if (!bad.empty ())
+    throw ta::Error (ta::ErrorKind::Settings, bad);
+}
+
+static gboolean
+gst_torch_classify_start (GstBaseTransform * trans)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  try {
+    ta::ModelConfig mc;
+    std::string labels_location;
+    snapshot_config (self, &mc, &labels_location);
+
+    ta::LoadReport report;
+    p->model = ta::Model::load (mc, &report);
+    for (const auto &s : report.infos)
+      GST_INFO_OBJECT (self, "%s", s.c_str ());
+    for (const auto &s : report.warnings)
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", s.c_str ()), (NULL));
+    p->labels = ta::default_or_file_labels (labels_location, p->model->num_classes ());
+    GST_INFO_OBJECT (self, "loaded %s (%d classes) from %s on %s, %s", p->model->name ().c_str (),
+        p->model->num_classes (), report.source.c_str (), p->model->device ().c_str (),
+        ta::precision_name (p->model->precision ()));
+    p->input.assign ((size_t) 3 * p->pre.crop_size * p->pre.crop_size, 0.f);
+    return TRUE;
+  } catch (const ta::Error & e) {
+    post_core_error (self, e);
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the classifier."), ("%s", e.what ()));
+  }
+  p->model.reset ();
+  return FALSE;
+}
+
+static gboolean
+gst_torch_classify_stop (GstBaseTransform * trans)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  p->model.reset ();
+  p->labels.clear ();
+  p->input.clear ();
+  p->input.shrink_to_fit ();
+  p->have_info = false;
+  return TRUE;
+}
+
+static gboolean
+gst_torch_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * outcaps)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  (void) outcaps;
+  if (!gst_video_info_from_caps (&p->info, incaps)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not parse the video caps."),
+        ("caps: %" GST_PTR_FORMAT, incaps));
+    p->have_info = false;
+    return FALSE;
+  }
+  p->have_info = true;
+  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
+  return TRUE;
+}
+
+/* ---- streaming ----------------------------------------------------------- */
+
+static bool
+frame_view_from (const GstVideoFrame * f, ta::FrameView * v)
+{
+  switch (GST_VIDEO_FRAME_FORMAT (f)) {
+    case GST_VIDEO_FORMAT_RGB: v->format = ta::PixelFormat::RGB; break;
+    case GST_VIDEO_FORMAT_BGR: v->format = ta::PixelFormat::BGR; break;
+    case GST_VIDEO_FORMAT_RGBA: v->format = ta::PixelFormat::RGBA; break;
+    case GST_VIDEO_FORMAT_BGRA: v->format = ta::PixelFormat::BGRA; break;
+    case GST_VIDEO_FORMAT_RGBx: v->format = ta::PixelFormat::RGBx; break;
+    case GST_VIDEO_FORMAT_BGRx: v->format = ta::PixelFormat::BGRx; break;
+    case GST_VIDEO_FORMAT_xRGB: v->format = ta::PixelFormat::xRGB; break;
+    case GST_VIDEO_FORMAT_xBGR: v->format = ta::PixelFormat::xBGR; break;
+    case GST_VIDEO_FORMAT_ARGB: v->format = ta::PixelFormat::ARGB; break;
+    case GST_VIDEO_FORMAT_ABGR: v->format = ta::PixelFormat::ABGR; break;
+    case GST_VIDEO_FORMAT_I420: v->format = ta::PixelFormat::I420; break;
+    case GST_VIDEO_FORMAT_NV12: v->format = ta::PixelFormat::NV12; break;
+    default: return false;
+  }
+  v->width = GST_VIDEO_FRAME_WIDTH (f);
+  v->height = GST_VIDEO_FRAME_HEIGHT (f);
+  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (f) && i < 3; i++) {
+    v->planes[i] = (const uint8_t *) GST_VIDEO_FRAME_PLANE_DATA (f, i);
+    v->strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (f, i);
+  }
+  const GstVideoColorimetry *c = &GST_VIDEO_INFO_COLORIMETRY (&f->info);
+  switch (c->matrix) {
+    case GST_VIDEO_COLOR_MATRIX_BT709: v->matrix = ta::ColorMatrix::BT709; break;
+    case GST_VIDEO_COLOR_MATRIX_BT2020: v->matrix = ta::ColorMatrix::BT2020; break;
+    default: v->matrix = ta::ColorMatrix::BT601; break;
+  }
+  v->full_range = c->range == GST_VIDEO_COLOR_RANGE_0_255;
+  return true;
+}
+
+static void
+post_result_message (GstTorchClassify * self, GstBuffer * buf, const std::string & model,
+    const std::vector<ta::Prediction> & preds)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+  GValue ids = G_VALUE_INIT, labels = G_VALUE_INIT, scores = G_VALUE_INIT;
+
+  g_value_init (&ids, GST_TYPE_ARRAY);
+  g_value_init (&labels, GST_TYPE_ARRAY);
+  g_value_init (&scores, GST_TYPE_ARRAY);
+  for (const auto &pr : preds) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_INT);
+    g_value_set_int (&v, pr.class_id);
+    gst_value_array_append_and_take_value (&ids, &v);
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, p->labels[pr.class_id].c_str ());
+    gst_value_array_append_and_take_value (&labels, &v);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, pr.score);
+    gst_value_array_append_and_take_value (&scores, &v);
+  }
+  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstStructure *s = gst_structure_new ("torchclassify",
+      "timestamp", G_TYPE_UINT64, pts,
+      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts),
+      "running-time", G_TYPE_UINT64, gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts),
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
+      "model", G_TYPE_STRING, model.c_str (), NULL);
+  gst_structure_take_value (s, "class-ids", &ids);
+  gst_structure_take_value (s, "labels", &labels);
+  gst_structure_take_value (s, "scores", &scores);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static GstFlowReturn
+gst_torch_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+  GstVideoFrame frame;
+
+  if (!p->have_info || !p->model) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps or no model before the first buffer."), (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("A buffer of %" G_GSIZE_FORMAT " bytes is smaller than its caps say (%" G_GSIZE_FORMAT
+            " bytes for %dx%d %s): fix the element upstream.", gst_buffer_get_size (buf),
+            GST_VIDEO_INFO_SIZE (&p->info), GST_VIDEO_INFO_WIDTH (&p->info),
+            GST_VIDEO_INFO_HEIGHT (&p->info), GST_VIDEO_INFO_NAME (&p->info)), (NULL));
+    return GST_FLOW_ERROR;
+  }
+
+  bool mapped = true;
+  try {
+    ta::FrameView view;
+    frame_view_from (&frame, &view);
+    ta::preprocess (view, p->pre, p->input.data ());
+    gst_video_frame_unmap (&frame);
+    mapped = false;
+
+    const int s = p->pre.crop_size;
+    std::vector<std::vector<ta::Prediction>> res = p->model->classify (p->input.data (), 1, s, s,
+        p->act, p->run_top_k, p->run_threshold);
+    const std::string model = p->model->name ();
+    GstTorchClassificationMeta *meta = gst_buffer_add_torch_classification_meta (buf,
+        model.c_str (), 0, 0, GST_VIDEO_INFO_WIDTH (&p->info), GST_VIDEO_INFO_HEIGHT (&p->info));
+    for (const auto &pr : res[0])
+      gst_torch_classification_meta_add_label (meta, pr.class_id, p->labels[pr.class_id].c_str (),
+          pr.score);
+    GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT ": %s %.4f", GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+        res[0].empty ()? "-" : p->labels[res[0][0].class_id].c_str (),
+        res[0].empty ()? 0.0 : res[0][0].score);
+    if (p->run_post_messages)
+      post_result_message (self, buf, model, res[0]);
+    return GST_FLOW_OK;
+  } catch (const ta::Error & e) {
+    post_core_error (self, e);
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Classifying a frame failed."), ("%s", e.what ()));
+  }
+  if (mapped)
+    gst_video_frame_unmap (&frame);
+  return GST_FLOW_ERROR;
+}
+
+/* ---- GObject ------------------------------------------------------------- */
+
+static void
+gst_torch_classify_finalize (GObject * object)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (object);
+
+  delete self->priv;
+  self->priv = NULL;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_torch_classify_class_init (GstTorchClassifyClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const GParamFlags rw_ready = (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
+
+  GST_DEBUG_CATEGORY_INIT (gst_torch_classify_debug, "torchclassify", 0, "torchclassify");
+
+  gobject_class->set_property = gst_torch_classify_set_property;
+  gobject_class->get_property = gst_torch_classify_get_property;
+  gobject_class->finalize = gst_torch_classify_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_WEIGHTS_LOCATION,
+      g_param_spec_string ("weights-location", "Weights location",
+          "torchvision state dict (torch.save(model.state_dict(), f)) loaded into 'architecture'",
+          NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MODEL_LOCATION,
+      g_param_spec_string ("model-location", "Model location",
+          "TorchScript classifier (torch.jit.save) mapping float [N,3,H,W] to [N,C] scores",
+          NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_ARCHITECTURE,
+      g_param_spec_enum ("architecture", "Architecture",
+          "Built-in network for weights-location and the torch hub cache",
+          GST_TYPE_TORCH_ARCHITECTURE, DEFAULT_ARCHITECTURE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_NUM_CLASSES,
+      g_param_spec_int ("num-classes", "Number of classes",
+          "Outputs of the fc head of the built-in network (as model.fc = nn.Linear(..., N))",
+          1, 1000000, DEFAULT_NUM_CLASSES, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_STRICT,
+      g_param_spec_boolean ("strict", "Strict",
+          "Refuse weights whose keys or shapes differ (false: load what matches, warn about the rest)",
+          DEFAULT_STRICT, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_LABELS_LOCATION,
+      g_param_spec_string ("labels-location", "Labels location",
+          "File with one label per line (default: ImageNet-1k names for 1000 classes, else 'class N')",
+          NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "Where the model runs: auto (CUDA when available), cpu, cuda or cuda:N",
+          DEFAULT_DEVICE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_enum ("precision", "Precision", "Arithmetic of the model",
+          GST_TYPE_TORCH_PRECISION, DEFAULT_PRECISION, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_RESIZE_SIZE,
+      g_param_spec_int ("resize-size", "Resize size",
+          "Shorter side of the frame after resizing, in pixels (center-crop mode)",
+          1, 16384, DEFAULT_RESIZE_SIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_CROP_SIZE,
+      g_param_spec_int ("crop-size", "Crop size", "Side of the square model input, in pixels",
+          1, 8192, DEFAULT_CROP_SIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_RESIZE_MODE,
+      g_param_spec_enum ("resize-mode", "Resize mode", "How the frame is fitted to the model input",
+          GST_TYPE_TORCH_RESIZE_MODE, DEFAULT_RESIZE_MODE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MEAN,
+      gst_param_spec_array ("mean", "Mean",
+          "Per-channel mean (R,G,B, in 0..1) subtracted after ToTensor, e.g. \"<0.485,0.456,0.406>\"",
+          g_param_spec_double ("value", "Value", "One channel", -G_MAXDOUBLE, G_MAXDOUBLE, 0.0, rw),
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_STD,
+      gst_param_spec_array ("std", "Std",
+          "Per-channel standard deviation (R,G,B) divided by, e.g. \"<0.229,0.224,0.225>\"",
+          g_param_spec_double ("value", "Value", "One channel", -G_MAXDOUBLE, G_MAXDOUBLE, 1.0, rw),
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_ANTIALIAS,
+      g_param_spec_boolean ("antialias", "Antialias",
+          "Antialiased (PIL-style) bilinear downscaling; false: plain bilinear",
+          DEFAULT_ANTIALIAS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TOP_K,
+      g_param_spec_int ("top-k", "Top k", "Number of best classes attached to each frame",
+          1, 1000, DEFAULT_TOP_K, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_double ("threshold", "Threshold",
+          "Classes scoring below this (after activation) are not attached",
+          -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_THRESHOLD, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_ACTIVATION,
+      g_param_spec_enum ("activation", "Activation", "Function applied to the model outputs",
+          GST_TYPE_TORCH_ACTIVATION, DEFAULT_ACTIVATION, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Also post an element message 'torchclassify' per classified frame on the bus",
+          DEFAULT_POST_MESSAGES, rw_ready));
+
+  gst_element_class_set_static_metadata (element_class, "Torch classifier",
+      "Filter/Analyzer/Video",
+      "Classifies video frames with a ResNet or TorchScript model through LibTorch "
+      "and attaches the top-k classes as metadata",
+      "torchanalytics developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_torch_classify_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_torch_classify_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_torch_classify_set_caps);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_torch_classify_transform_ip);
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_TORCH_ARCHITECTURE, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_TORCH_PRECISION, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_TORCH_RESIZE_MODE, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_TORCH_ACTIVATION, (GstPluginAPIFlags) 0);
+}
+
+static void
+gst_torch_classify_init (GstTorchClassify * self)
+{
+  self->priv = new GstTorchClassifyPrivate ();
+  gst_video_info_init (&self->priv->info);
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}

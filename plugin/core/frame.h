@@ -1,0 +1,36 @@
+// A view of one video frame in host memory: format, planes, strides, colorimetry.
+// No GStreamer types here: the element fills it from a GstVideoFrame.
+#pragma once
+
+#include <cstdint>
+
+namespace ta {
+
+enum class PixelFormat {
+  RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, ARGB, ABGR, I420, NV12,
+};
+
+// The Y'CbCr -> R'G'B' matrix of YUV frames (ignored for RGB frames).
+enum class ColorMatrix { BT601, BT709, BT2020 };
+
+struct FrameView {
+  PixelFormat format = PixelFormat::RGB;
+  int width = 0;
+  int height = 0;
+  const uint8_t* planes[3] = {nullptr, nullptr, nullptr};
+  int strides[3] = {0, 0, 0};
+  ColorMatrix matrix = ColorMatrix::BT601;
+  bool full_range = false;  // YUV: true for 0..255 luma, false for 16..235
+};
+
+// Byte offsets of R, G, B inside one pixel of a packed format, and the pixel size.
+struct PackedLayout {
+  int r, g, b, pixel_bytes;
+};
+
+// Returns false for planar formats.
+bool packed_layout(PixelFormat f, PackedLayout* out);
+bool is_yuv(PixelFormat f);
+const char* pixel_format_name(PixelFormat f);
+
+}  // namespace ta

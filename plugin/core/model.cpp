@@ -1,0 +1,424 @@
+// The only translation unit with torch/torch.h besides resnet.cpp: keep it that way, the
+// header costs ~20 s of compile time on 2 cores.
+#include "model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <map>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "resnet.h"
+#include "statedict.h"
+
+namespace ta {
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::Auto: return "auto";
+    case Precision::FP32: return "fp32";
+    case Precision::FP16: return "fp16";
+    case Precision::BF16: return "bf16";
+  }
+  return "?";
+}
+
+namespace {
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string join(const std::vector<std::string>& v, size_t max_items = 12) {
+  std::string s;
+  for (size_t i = 0; i < v.size() && i < max_items; i++) s += (i ? ", " : "") + v[i];
+  if (v.size() > max_items) s += ", ... (" + std::to_string(v.size() - max_items) + " more)";
+  return s;
+}
+
+std::string torch_home_dir(const std::string& torch_home) {
+  if (!torch_home.empty()) return torch_home;
+  if (const char* t = std::getenv("TORCH_HOME"); t && *t) return t;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/torch";
+  const char* h = std::getenv("HOME");
+  return std::string(h ? h : "") + "/.cache/torch";
+}
+
+// The architecture and class count a torchvision ResNet state dict was saved from.
+std::string guess_architecture(const StateDict& sd, int* num_classes) {
+  int blocks[4] = {0, 0, 0, 0};
+  bool bottleneck = false;
+  *num_classes = -1;
+  for (const auto& kv : sd) {
+    const std::string& k = kv.first;
+    if (k == "fc.weight" && kv.second.dim() == 2) *num_classes = (int)kv.second.size(0);
+    if (k.rfind("layer", 0) == 0 && k.size() > 7 && k[6] == '.') {
+      const int l = k[5] - '1';
+      if (l < 0 || l > 3) continue;
+      const int b = std::atoi(k.c_str() + 7);
+      blocks[l] = std::max(blocks[l], b + 1);
+      if (k.find(".conv3.") != std::string::npos) bottleneck = true;
+    }
+  }
+  for (const auto& n : resnet_names()) {
+    const ResNetSpec s = resnet_spec(n);
+    if (s.bottleneck == bottleneck && s.blocks == std::vector<int>(blocks, blocks + 4)) return n;
+  }
+  return {};
+}
+
+c10::Device resolve_device(const std::string& dev, LoadReport* report) {
+  const bool have_cuda = torch::cuda::is_available();
+  if (dev.empty() || dev == "auto") {
+    if (have_cuda) return c10::Device(c10::kCUDA, 0);
+    report->infos.push_back("device=auto: no usable CUDA device, running on the CPU");
+    return c10::Device(c10::kCPU);
+  }
+  if (dev == "cpu") return c10::Device(c10::kCPU);
+  const Error bad(ErrorKind::Settings, "device=\"" + dev + "\" is not a device: use auto, cpu, cuda or cuda:N.");
+  if (dev.rfind("cuda", 0) != 0) throw bad;
+  int index = 0;
+  if (dev.size() > 4) {
+    if (dev[4] != ':' || dev.size() == 5) throw bad;
+    char* end = nullptr;
+    const long v = std::strtol(dev.c_str() + 5, &end, 10);
+    if (*end || v < 0 || v > 1024) throw bad;
+    index = (int)v;
+  }
+  if (!have_cuda)
+    throw Error(ErrorKind::Device, "device=" + dev + " was asked for, but LibTorch sees no CUDA device (no GPU, "
+                "no driver, or a CPU-only LibTorch); use device=auto or device=cpu.");
+  if (index >= (int)torch::cuda::device_count())
+    throw Error(ErrorKind::Device, "device=" + dev + " was asked for, but there are only " +
+                std::to_string(torch::cuda::device_count()) + " CUDA devices; pick cuda:0 to cuda:" +
+                std::to_string(torch::cuda::device_count() - 1) + ".");
+  return c10::Device(c10::kCUDA, (c10::DeviceIndex)index);
+}
+
+c10::ScalarType resolve_dtype(Precision p, const c10::Device& d, Precision* resolved) {
+  if (p == Precision::Auto) p = d.is_cuda() ? Precision::FP16 : Precision::FP32;
+  if (p == Precision::FP16 && d.is_cpu())
+    throw Error(ErrorKind::Settings, "precision=fp16 needs a CUDA device; on the CPU use precision=fp32 (or bf16).");
+  *resolved = p;
+  switch (p) {
+    case Precision::FP16: return c10::kHalf;
+    case Precision::BF16: return c10::kBFloat16;
+    default: return c10::kFloat;
+  }
+}
+
+// Common part of both model kinds: device, dtype, activation, top-k.
+class TorchModel : public Model {
+ public:
+  TorchModel(std::string name, c10::Device dev, c10::ScalarType dtype, Precision prec)
+      : name_(std::move(name)), device_(dev), dtype_(dtype), precision_(prec) {}
+
+  std::string name() const override { return name_; }
+  int num_classes() const override { return num_classes_; }
+  std::string device() const override { return device_.str(); }
+  Precision precision() const override { return precision_; }
+
+  std::vector<float> scores(const float* input, int n, int h, int w, Activation act) override {
+    torch::Tensor s = run(input, n, h, w, act).contiguous();
+    return std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+  }
+
+  std::vector<std::vector<Prediction>> classify(const float* input, int n, int h, int w, Activation act,
+                                                int top_k, float threshold) override {
+    torch::Tensor s = run(input, n, h, w, act);
+    const int k = std::max(1, std::min<int>(top_k, (int)s.size(1)));
+    auto [values, indices] = s.topk(k, 1, true, true);
+    values = values.contiguous();
+    indices = indices.to(torch::kInt64).contiguous();
+    std::vector<std::vector<Prediction>> out(n);
+    const float* v = values.data_ptr<float>();
+    const int64_t* ix = indices.data_ptr<int64_t>();
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < k; j++)
+        if (v[i * k + j] >= threshold) out[i].push_back({(int)ix[i * k + j], v[i * k + j]});
+    return out;
+  }
+
+  void set_num_classes(int c) { num_classes_ = c; }
+
+  // Runs the model on a zero batch: probes the output size and warms up the kernels.
+  void probe(int size) {
+    std::vector<float> zeros((size_t)3 * size * size, 0.f);
+    torch::Tensor out = forward_checked(zeros.data(), 1, size, size);
+    num_classes_ = (int)out.size(1);
+  }
+
+ protected:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+
+  torch::Tensor forward_checked(const float* input, int n, int h, int w) {
+    c10::InferenceMode guard;
+    torch::Tensor x = torch::from_blob(const_cast<float*>(input), {n, 3, h, w}, torch::kFloat);
+    x = x.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/false);
+    torch::Tensor y = forward(x);
+    if (y.dim() != 2 || y.size(0) != n)
+      throw Error(ErrorKind::Stream, "The model does not map [N,3,H,W] images to [N,C] scores (it returned " +
+                  std::string(c10::str(y.sizes())) + "): give a classifier.");
+    return y;
+  }
+
+  // The exception boundary of inference: LibTorch errors become ta::Error(Stream).
+  torch::Tensor run(const float* input, int n, int h, int w, Activation act) {
+    try {
+      c10::InferenceMode guard;
+      torch::Tensor y = forward_checked(input, n, h, w).to(torch::kFloat);
+      switch (act) {
+        case Activation::Softmax: y = torch::softmax(y, 1); break;
+        case Activation::Sigmoid: y = torch::sigmoid(y); break;
+        case Activation::None: break;
+      }
+      return y.to(torch::kCPU);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::Stream, "The model failed on a frame.", e.what_without_backtrace());
+    }
+  }
+
+  std::string name_;
+  c10::Device device_;
+  c10::ScalarType dtype_;
+  Precision precision_;
+  int num_classes_ = 0;
+};
+
+class BuiltinModel : public TorchModel {
+ public:
+  BuiltinModel(ResNet net, std::string name, c10::Device d, c10::ScalarType t, Precision p)
+      : TorchModel(std::move(name), d, t, p), net_(std::move(net)) {}
+
+ protected:
+  torch::Tensor forward(const torch::Tensor& x) override { return net_->forward(x); }
+
+ private:
+  ResNet net_;
+};
+
+class ScriptModel : public TorchModel {
+ public:
+  ScriptModel(torch::jit::Module m, std::string name, c10::Device d, c10::ScalarType t, Precision p)
+      : TorchModel(std::move(name), d, t, p), module_(std::move(m)) {}
+
+ protected:
+  torch::Tensor forward(const torch::Tensor& x) override {
+    c10::IValue out = module_.forward({x});
+    if (out.isTuple()) out = out.toTupleRef().elements().at(0);  // (logits, aux) models
+    if (!out.isTensor())
+      throw Error(ErrorKind::Stream, "The TorchScript model returned a " + out.tagKind() +
+                  ", not a tensor of scores: give a classifier.");
+    return out.toTensor();
+  }
+
+ private:
+  torch::jit::Module module_;
+};
+
+std::string file_stem(const std::string& path) {
+  std::string b = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = b.find('.');
+  return dot == std::string::npos || dot == 0 ? b : b.substr(0, dot);
+}
+
+bool is_torchscript_archive(const std::string& path) {
+  try {
+    caffe2::serialize::PyTorchStreamReader r(path);
+    return r.hasRecord("constants.pkl") || r.hasRecord("bytecode.pkl");
+  } catch (const c10::Error&) {
+    return false;
+  }
+}
+
+// Copies the matching tensors of `sd` into the network; strict as load_state_dict.
+void load_into(ResNet& net, const StateDict& sd, const std::string& path, const ModelConfig& cfg,
+               LoadReport* report) {
+  std::map<std::string, torch::Tensor> params;
+  for (auto& p : net->named_parameters(true)) params[p.key()] = p.value();
+  for (auto& b : net->named_buffers(true)) params[b.key()] = b.value();
+
+  std::vector<std::string> unexpected, mismatched, missing;
+  std::map<std::string, const torch::Tensor*> given;
+  for (const auto& kv : sd) {
+    auto it = params.find(kv.first);
+    if (it == params.end()) {
+      unexpected.push_back(kv.first);
+      continue;
+    }
+    if (!it->second.sizes().equals(kv.second.sizes())) {
+      mismatched.push_back(kv.first + " (file " + c10::str(kv.second.sizes()) + ", model " +
+                           c10::str(it->second.sizes()) + ")");
+      continue;
+    }
+    given[kv.first] = &kv.second;
+  }
+  for (const auto& p : params)
+    if (!given.count(p.first) &&
+        std::find_if(mismatched.begin(), mismatched.end(), [&](const std::string& m) {
+          return m.rfind(p.first + " ", 0) == 0;
+        }) == mismatched.end())
+      missing.push_back(p.first);
+
+  if (!unexpected.empty() || !mismatched.empty() || !missing.empty()) {
+    // The message counts, the detail lists the keys (the lists run to hundreds of keys).
+    std::string counts, what;
+    auto add = [&](const std::vector<std::string>& v, const char* name) {
+      if (v.empty()) return;
+      counts += (counts.empty() ? " " : ", ") + std::to_string(v.size()) + " " + name;
+      what += std::string(what.empty() ? "" : "; ") + name + ": " + join(v);
+    };
+    add(missing, "missing keys");
+    add(unexpected, "unexpected keys");
+    add(mismatched, "shape mismatches");
+    int file_classes = -1;
+    const std::string arch = guess_architecture(sd, &file_classes);
+    std::string hint;
+    if (!arch.empty() && arch != cfg.architecture)
+      hint = " The file looks like " + arch + " weights: set architecture=" + arch + ".";
+    else if (arch == cfg.architecture && file_classes > 0 && file_classes != cfg.num_classes)
+      hint = " The file's fc layer has " + std::to_string(file_classes) + " classes: set num-classes=" +
+             std::to_string(file_classes) + ", or strict=false to load only the backbone.";
+    const std::string target = cfg.architecture + " with num-classes=" + std::to_string(cfg.num_classes);
+    if (given.empty())
+      throw Error(ErrorKind::Init, "\"" + path + "\" shares no tensor with " + target + ": not a torchvision " +
+                  cfg.architecture + " state dict." + hint, what);
+    if (cfg.strict)
+      throw Error(ErrorKind::Init, "\"" + path + "\" does not match " + target + " (strict=true):" + counts + "." +
+                  hint + " The debug details list the keys.", what);
+    report->warnings.push_back("strict=false: loaded " + std::to_string(given.size()) + " of " +
+                               std::to_string(params.size()) + " tensors of " + target + " from \"" + path +
+                               "\"; left initialized:" + counts + "." + hint + " (" + what + ")");
+  }
+
+  torch::NoGradGuard ng;
+  for (const auto& g : given) {
+    if (!torch::isfinite(*g.second).all().item<bool>() && g.second->is_floating_point())
+      throw Error(ErrorKind::Init, "\"" + path + "\" holds NaN or infinite values in " + g.first +
+                  ": the weights are damaged; train or export them again.");
+    params[g.first].copy_(*g.second);
+  }
+}
+
+std::unique_ptr<Model> load_builtin(const std::string& path, const ModelConfig& cfg, c10::Device dev,
+                                    c10::ScalarType dtype, Precision prec, LoadReport* report) {
+  if (is_torchscript_archive(path))
+    throw Error(ErrorKind::Init, "\"" + path + "\" is a TorchScript file, not a state dict: set model-location to "
+                "it instead of weights-location.");
+  ResNetSpec spec;
+  try {
+    spec = resnet_spec(cfg.architecture);
+  } catch (const std::invalid_argument&) {
+    throw Error(ErrorKind::Settings, "architecture=\"" + cfg.architecture + "\" is unknown: use one of " +
+                join(resnet_names()) + ".");
+  }
+  if (cfg.num_classes < 1)
+    throw Error(ErrorKind::Settings, "num-classes must be at least 1.");
+  const StateDict sd = load_state_dict(path);
+  ResNet net(spec, cfg.num_classes);
+  load_into(net, sd, path, cfg, report);
+  net->eval();
+  net->to(dev, dtype);
+  auto m = std::make_unique<BuiltinModel>(net, cfg.architecture, dev, dtype, prec);
+  m->set_num_classes(cfg.num_classes);
+  report->source = path;
+  return m;
+}
+
+}  // namespace
+
+std::string find_hub_checkpoint(const std::string& architecture, const std::string& torch_home) {
+  const std::string dir = torch_home_dir(torch_home) + "/hub/checkpoints";
+  // The file names torchvision downloads for pretrained=True (IMAGENET1K_V1).
+  static const std::map<std::string, std::string> v1 = {
+      {"resnet18", "resnet18-f37072fd.pth"}, {"resnet34", "resnet34-b627a593.pth"},
+      {"resnet50", "resnet50-0676ba61.pth"}, {"resnet101", "resnet101-63fe2227.pth"},
+      {"resnet152", "resnet152-394f9c45.pth"}};
+  auto it = v1.find(architecture);
+  if (it != v1.end() && exists(dir + "/" + it->second)) return dir + "/" + it->second;
+  std::vector<std::string> found;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      const std::string prefix = architecture + "-";
+      if (n.rfind(prefix, 0) == 0 && n.size() > prefix.size() + 4 && n.compare(n.size() - 4, 4, ".pth") == 0)
+        found.push_back(dir + "/" + n);
+    }
+    ::closedir(d);
+  }
+  std::sort(found.begin(), found.end());
+  return found.empty() ? std::string() : found.front();
+}
+
+std::unique_ptr<Model> Model::load(const ModelConfig& cfg, LoadReport* report) {
+  try {
+    const c10::Device dev = resolve_device(cfg.device, report);
+    Precision prec;
+    const c10::ScalarType dtype = resolve_dtype(cfg.precision, dev, &prec);
+    if (!cfg.weights_location.empty() && !cfg.model_location.empty())
+      throw Error(ErrorKind::Settings, "Both weights-location and model-location are set: set only one of them.");
+
+    std::unique_ptr<Model> model;
+    if (!cfg.model_location.empty()) {
+      const std::string& path = cfg.model_location;
+      if (!exists(path))
+        throw Error(ErrorKind::NotFound, "The model file \"" + path + "\" does not exist: check model-location.");
+      if (sniff_torch_file(path) != TorchFileKind::Zip)
+        throw Error(ErrorKind::Init, "\"" + path + "\" is not a TorchScript file; export one with "
+                    "torch.jit.save(torch.jit.script(model), path), or give a state dict to weights-location.");
+      if (!is_torchscript_archive(path)) {
+        throw Error(ErrorKind::Init, "\"" + path + "\" is not a TorchScript file (it looks like a state dict from "
+                    "torch.save): set weights-location to it instead of model-location.");
+      }
+      torch::jit::Module m;
+      try {
+        m = torch::jit::load(path, dev);
+      } catch (const c10::Error& e) {
+        throw Error(ErrorKind::Init, "The TorchScript file \"" + path + "\" cannot be loaded (truncated, corrupt, or "
+                    "made by a newer PyTorch); export it again with torch.jit.save.", e.what_without_backtrace());
+      }
+      m.eval();
+      m.to(dtype);
+      auto sm = std::make_unique<ScriptModel>(std::move(m), file_stem(path), dev, dtype, prec);
+      try {
+        sm->probe(cfg.input_size);
+      } catch (const c10::Error& e) {
+        throw Error(ErrorKind::Init, "The TorchScript model \"" + path + "\" fails on a [1,3," +
+                    std::to_string(cfg.input_size) + "," + std::to_string(cfg.input_size) +
+                    "] float image: it must map [N,3,H,W] images to [N,C] scores.", e.what_without_backtrace());
+      } catch (const Error& e) {
+        throw Error(ErrorKind::Init, e.what(), e.detail());
+      }
+      report->source = path;
+      model = std::move(sm);
+    } else if (!cfg.weights_location.empty()) {
+      model = load_builtin(cfg.weights_location, cfg, dev, dtype, prec, report);
+    } else {
+      const std::string hub = find_hub_checkpoint(cfg.architecture, cfg.torch_home);
+      if (hub.empty())
+        throw Error(ErrorKind::NotFound,
+                    "No weights to load: set weights-location to a torchvision state dict "
+                    "(torch.save(model.state_dict(), path)), or model-location to a TorchScript classifier "
+                    "(torch.jit.save), or cache torchvision's pretrained weights once with: python3 -c \"import "
+                    "torchvision; torchvision.models." + cfg.architecture + "(weights='IMAGENET1K_V1')\".",
+                    "looked for " + torch_home_dir(cfg.torch_home) + "/hub/checkpoints/" + cfg.architecture +
+                        "-*.pth ($TORCH_HOME/hub/checkpoints)");
+      report->infos.push_back("no weights-location or model-location: using the torch hub cache file " + hub);
+      model = load_builtin(hub, cfg, dev, dtype, prec, report);
+    }
+    return model;
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::Init, "LibTorch failed while loading the model.", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::Init, "Loading the model failed.", e.what());
+  }
+}
+
+}  // namespace ta

@@ -1,0 +1,74 @@
+// The classifier: loads torchvision weights (state dict), a TorchScript file or the
+// torch hub cache, and runs a batch of preprocessed frames to top-k results.
+//
+// This header is LibTorch-free: the elements and tests include it without torch/torch.h.
+// Everything that throws, throws ta::Error (LibTorch's exceptions are translated inside).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "error.h"
+
+namespace ta {
+
+enum class Precision { Auto, FP32, FP16, BF16 };
+enum class Activation { Softmax, Sigmoid, None };
+
+struct ModelConfig {
+  std::string weights_location;  // torchvision state dict (torch.save(model.state_dict()))
+  std::string model_location;    // TorchScript file (torch.jit.save)
+  std::string architecture = "resnet50";  // resnet18/34/50/101/152, for weights_location / hub
+  int num_classes = 1000;
+  bool strict = true;
+  std::string device = "auto";  // auto, cpu, cuda, cuda:N
+  Precision precision = Precision::Auto;
+  // Where the hub cache is looked up when neither location is set; empty: $TORCH_HOME
+  // or ~/.cache/torch.
+  std::string torch_home;
+  // Input side used to probe a TorchScript model's output size and to warm up.
+  int input_size = 224;
+};
+
+struct Prediction {
+  int class_id;
+  float score;
+};
+
+// What the loader noticed and the element should log or warn about.
+struct LoadReport {
+  std::vector<std::string> warnings;
+  std::vector<std::string> infos;
+  std::string source;  // the file that was loaded
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Throws ta::Error.
+  static std::unique_ptr<Model> load(const ModelConfig& cfg, LoadReport* report);
+
+  virtual std::string name() const = 0;         // "resnet50", or the TorchScript file's stem
+  virtual int num_classes() const = 0;          // known after load (TorchScript: probed)
+  virtual std::string device() const = 0;       // "cpu", "cuda:0"
+  virtual Precision precision() const = 0;      // the resolved precision
+
+  // input: n frames of 3 x h x w floats (preprocess() output), contiguous.
+  // Returns, per frame, up to top_k predictions with score >= threshold, best first.
+  virtual std::vector<std::vector<Prediction>> classify(const float* input, int n, int h, int w,
+                                                        Activation act, int top_k,
+                                                        float threshold) = 0;
+
+  // The raw scores (after activation) of one batch, n x num_classes: for tests.
+  virtual std::vector<float> scores(const float* input, int n, int h, int w, Activation act) = 0;
+};
+
+// The hub-cache file that pretrained=True would have left for `architecture`, or ""
+// (torch_home empty: $TORCH_HOME, else $XDG_CACHE_HOME/torch, else ~/.cache/torch).
+std::string find_hub_checkpoint(const std::string& architecture, const std::string& torch_home);
+
+const char* precision_name(Precision p);
+
+}  // namespace ta

@@ -1,0 +1,101 @@
+#include "resnet.h"
+
+#include <stdexcept>
+
+namespace ta {
+
+namespace nn = torch::nn;
+
+const std::vector<std::string>& resnet_names() {
+  static const std::vector<std::string> names = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
+  return names;
+}
+
+ResNetSpec resnet_spec(const std::string& name) {
+  if (name == "resnet18") return {name, false, {2, 2, 2, 2}};
+  if (name == "resnet34") return {name, false, {3, 4, 6, 3}};
+  if (name == "resnet50") return {name, true, {3, 4, 6, 3}};
+  if (name == "resnet101") return {name, true, {3, 4, 23, 3}};
+  if (name == "resnet152") return {name, true, {3, 8, 36, 3}};
+  throw std::invalid_argument("unknown architecture " + name);
+}
+
+namespace {
+
+nn::Conv2d conv(int in, int out, int k, int stride, int pad) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+
+// torchvision's BasicBlock (expansion 1) and Bottleneck (expansion 4, stride on the 3x3
+// convolution: "ResNet v1.5").
+class BlockImpl : public nn::Module {
+ public:
+  BlockImpl(bool bottleneck, int in, int planes, int stride) : bottleneck_(bottleneck) {
+    const int out = planes * (bottleneck ? 4 : 1);
+    if (bottleneck) {
+      conv1 = register_module("conv1", conv(in, planes, 1, 1, 0));
+      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
+      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+      conv3 = register_module("conv3", conv(planes, out, 1, 1, 0));
+      bn3 = register_module("bn3", nn::BatchNorm2d(out));
+    } else {
+      conv1 = register_module("conv1", conv(in, planes, 3, stride, 1));
+      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
+      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    }
+    if (stride != 1 || in != out) {
+      downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+    }
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    torch::Tensor identity = downsample ? downsample->forward(x) : x;
+    torch::Tensor y = torch::relu(bn1(conv1(x)));
+    if (bottleneck_) {
+      y = torch::relu(bn2(conv2(y)));
+      y = bn3(conv3(y));
+    } else {
+      y = bn2(conv2(y));
+    }
+    return torch::relu(y + identity);
+  }
+
+ private:
+  bool bottleneck_;
+  nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Block);
+
+}  // namespace
+
+ResNetImpl::ResNetImpl(const ResNetSpec& spec, int num_classes) {
+  conv1 = register_module("conv1", conv(3, 64, 7, 2, 3));
+  bn1 = register_module("bn1", nn::BatchNorm2d(64));
+  const int expansion = spec.bottleneck ? 4 : 1;
+  int in = 64;
+  nn::Sequential* layers[4] = {&layer1, &layer2, &layer3, &layer4};
+  for (int l = 0; l < 4; l++) {
+    const int planes = 64 << l;
+    nn::Sequential seq;
+    for (int b = 0; b < spec.blocks[l]; b++) {
+      seq->push_back(Block(spec.bottleneck, in, planes, (b == 0 && l > 0) ? 2 : 1));
+      in = planes * expansion;
+    }
+    *layers[l] = register_module("layer" + std::to_string(l + 1), seq);
+  }
+  fc = register_module("fc", nn::Linear(512 * expansion, num_classes));
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  x = torch::relu(bn1(conv1(x)));
+  x = torch::max_pool2d(x, 3, 2, 1);
+  x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return fc(x);
+}
+
+}  // namespace ta
