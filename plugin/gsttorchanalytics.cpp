@@ -9,6 +9,7 @@
 
 #include "gsttorchclassify.h"
 #include "gsttorchmetasink.h"
+#include "gsttorchoverlay.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -17,6 +18,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (torchclassify, plugin);
   ret |= GST_ELEMENT_REGISTER (torchmetasink, plugin);
+  ret |= GST_ELEMENT_REGISTER (torchoverlay, plugin);
 
   return ret;
 }

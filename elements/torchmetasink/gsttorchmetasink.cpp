@@ -322,24 +322,23 @@ gst_torch_meta_sink_stop (GstBaseSink * sink)
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
-  gboolean ok = TRUE;
 
   if (priv->file) {
     /* Lines are flushed as they are written: a failure here is the close itself
-     * (e.g. a network file system reporting a delayed write error). */
+     * (e.g. a network file system reporting a delayed write error). It is reported,
+     * but like filesink the sink still stops: the file is gone either way. */
     int rc = priv->owns_file ? fclose (priv->file) : fflush (priv->file);
     if (rc != 0) {
       const int errsv = errno;
       GST_ELEMENT_ERROR (self, RESOURCE, CLOSE,
           ("Could not close \"%s\": %s.", priv->path.c_str (), g_strerror (errsv)),
           (NULL));
-      ok = FALSE;
     }
     priv->file = nullptr;
     priv->owns_file = false;
   }
   GST_INFO_OBJECT (self, "wrote %" G_GUINT64_FORMAT " lines", priv->frame);
-  return ok;
+  return TRUE;
 }
 
 static gboolean

@@ -1,4 +1,676 @@
 #!/usr/bin/env python3
-# placeholder until the reference helper writes it
+"""Reference fixtures for the torchanalytics tests, made with torchvision itself.
+
+    make_fixtures.py --out DIR --stamp FILE [--force]
+
+Writes into DIR: seeded torchvision models (state dicts and TorchScript), deliberately broken
+model files for the negative tests, label files, synthetic RGB frames, the same frames as
+I420/NV12 made by GStreamer's videoconvert, and torchvision's own results on them (normalized
+input tensors, softmax scores, top-5). manifest.json, written last, describes every file; the
+C++ tests read it (tests/reference/README.md explains each fixture and each test).
+
+Nothing here comes from our own code: the references are torchvision (PIL path) and
+GStreamer's videoconvert. A DIR whose manifest.json records the sha256 of this script and the
+same torch / torchvision / Pillow / NumPy versions is reused as it is (only the stamp is
+touched), so the fixtures cost their ~30-40 s once per build directory.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
 import sys
-open(sys.argv[sys.argv.index("--stamp")+1],"w").close()
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import PIL
+import torch
+import torch.nn as nn
+import torchvision
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.transforms import functional as TF
+
+MANIFEST_VERSION = 1
+
+# ---- seeds (documented in tests/reference/README.md) ----------------------------------------
+FRAME_SEED0 = 1000        # frame i uses FRAME_SEED0 + i
+RESNET50_SEED = 50        # backbone of resnet50_seeded / _ts / _10class
+RESNET50_HEAD_SEED = 51   # its 1000-class head
+RESNET50_10_HEAD_SEED = 5010
+RESNET18_SEED = 18
+RESNET18_HEAD_SEED = 19
+RESNET18_10_HEAD_SEED = 1810
+TINY_SEED = 7
+RANDOM_BYTES_SEED = 1234
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+# name, width, height. At least: VGA, odd, 720p, smaller than the crop, square (no resize
+# at 256), 4K, portrait.
+FRAMES = [
+    ("640x480", 640, 480),
+    ("333x251", 333, 251),
+    ("1280x720", 1280, 720),
+    ("200x150", 200, 150),
+    ("256x256", 256, 256),
+    ("3840x2160", 3840, 2160),
+    ("480x640", 480, 640),
+]
+
+
+def cfg(resize_size=256, crop_size=224, mode="center-crop", mean=None, std=None, antialias=True):
+    return {"resize_size": resize_size, "crop_size": crop_size, "mode": mode,
+            "mean": list(mean or IMAGENET_MEAN), "std": list(std or IMAGENET_STD),
+            "antialias": antialias}
+
+
+# Preprocessing variants: (name, config, frames, torchvision recipe in words).
+VARIANTS = [
+    ("stretch", cfg(mode="stretch"), ["640x480", "200x150"],
+     "Resize((224, 224)), ToTensor(), Normalize(imagenet) on PIL"),
+    ("resize232", cfg(resize_size=232), ["1280x720", "333x251"],
+     "Resize(232), CenterCrop(224), ToTensor(), Normalize(imagenet) on PIL"),
+    ("r160c128", cfg(resize_size=160, crop_size=128), ["640x480", "480x640"],
+     "Resize(160), CenterCrop(128), ToTensor(), Normalize(imagenet) on PIL"),
+    ("meanstd", cfg(mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25]), ["640x480"],
+     "Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=0.5, std=0.25) on PIL"),
+    ("noaa", cfg(antialias=False), ["640x480", "1280x720", "333x251"],
+     "F.resize(uint8 tensor as float, 256, antialias=False) (bilinear), F.center_crop(224), "
+     "/255, Normalize(imagenet)"),
+    ("letterbox", cfg(mode="letterbox"), ["640x480", "480x640"],
+     "PIL resize of the longer side to 224 (size lround(side * 224 / longer)), pasted centred "
+     "((224 - size) // 2) on black, ToTensor(), Normalize(imagenet)"),
+]
+
+# YUV cases: (format, colorimetry, frame). Colorimetry strings as GStreamer writes them:
+# bt709 = 2:3:5:1 (limited), bt601 = 2:4:5:4 (limited), jpeg = 1:4:0:0 (BT.601 full range).
+COLORIMETRY = {"bt709": ("BT709", False), "bt601": ("BT601", False), "jpeg": ("BT601", True)}
+YUV_CASES = [
+    ("I420", "bt709", "640x480"),
+    ("NV12", "bt709", "640x480"),
+    ("I420", "bt601", "640x480"),
+    ("NV12", "jpeg", "640x480"),
+    ("I420", "bt709", "333x251"),
+    ("NV12", "bt709", "333x251"),
+    ("I420", "jpeg", "333x251"),
+]
+
+
+def log(msg):
+    print("make_fixtures: " + msg, flush=True)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions():
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
+            "pillow": PIL.__version__, "numpy": np.__version__}
+
+
+# ---- frames ---------------------------------------------------------------------------------
+
+def make_frame(w, h, seed):
+    """A deterministic RGB image with structure at every scale: colour gradients, a sine
+    wave, discs, rectangles, striped discs (aliasing bait), plus sensor-like noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u = xx / w
+    v = yy / h
+    img = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        a, b = rng.uniform(-120, 120, 2)
+        f1, f2 = rng.uniform(0.5, 4, 2)
+        ph = rng.uniform(0, 2 * np.pi)
+        img[..., c] = 128 + a * (u - 0.5) + b * (v - 0.5) + 40 * np.sin(2 * np.pi * (f1 * u + f2 * v) + ph)
+    aspect = w / h
+    for k in range(12):
+        col = rng.uniform(0, 255, 3).astype(np.float32)
+        cx, cy = rng.uniform(0, 1, 2)
+        r = rng.uniform(0.04, 0.2)
+        ry = r * rng.uniform(0.3, 1.5)
+        freq = rng.uniform(20, 60)
+        if k % 3 == 0:
+            m = ((u - cx) * aspect) ** 2 + (v - cy) ** 2 < r * r
+        elif k % 3 == 1:
+            m = (np.abs(u - cx) * aspect < r) & (np.abs(v - cy) < ry)
+        else:
+            m = ((((u - cx) * aspect) ** 2 + (v - cy) ** 2 < r * r)
+                 & (np.sin(2 * np.pi * u * aspect * freq) > 0))
+        img[m] = 0.4 * img[m] + 0.6 * col
+    img += rng.normal(0, 6, img.shape).astype(np.float32)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+# ---- torchvision references -------------------------------------------------------------------
+
+def letterbox_pil(img, crop, mean, std):
+    w, h = img.size
+    s = min(crop / w, crop / h)
+    rw = max(1, min(crop, int(math.floor(w * s + 0.5))))  # std::lround: half away from zero
+    rh = max(1, min(crop, int(math.floor(h * s + 0.5))))
+    canvas = Image.new("RGB", (crop, crop), (0, 0, 0))
+    canvas.paste(img.resize((rw, rh), Image.BILINEAR), ((crop - rw) // 2, (crop - rh) // 2))
+    return T.Normalize(mean, std)(T.ToTensor()(canvas))
+
+
+def reference_tensor(rgb, c):
+    """torchvision's normalized CHW tensor for the uint8 HxWx3 array `rgb` under config `c`."""
+    norm = T.Normalize(mean=c["mean"], std=c["std"])
+    if not c["antialias"]:
+        assert c["mode"] == "center-crop"
+        t = torch.from_numpy(rgb).permute(2, 0, 1).float()
+        t = TF.resize(t, c["resize_size"], interpolation=T.InterpolationMode.BILINEAR, antialias=False)
+        t = TF.center_crop(t, c["crop_size"])
+        return norm(t / 255.0)
+    img = Image.fromarray(rgb)
+    if c["mode"] == "center-crop":
+        tf = T.Compose([T.Resize(c["resize_size"]), T.CenterCrop(c["crop_size"]), T.ToTensor(), norm])
+        return tf(img)
+    if c["mode"] == "stretch":
+        tf = T.Compose([T.Resize((c["crop_size"], c["crop_size"])), T.ToTensor(), norm])
+        return tf(img)
+    if c["mode"] == "letterbox":
+        return letterbox_pil(img, c["crop_size"], c["mean"], c["std"])
+    raise ValueError(c["mode"])
+
+
+def write_f32(path, t):
+    np.ascontiguousarray(t.detach().cpu().numpy(), dtype="<f4").tofile(path)
+
+
+# ---- seeded models ----------------------------------------------------------------------------
+
+def smooth_stem(conv, g):
+    """conv1 as smooth, slightly off-centre anisotropic Gaussians times a random colour mix.
+
+    The network then sees the image, not its least significant bit: PIL rounds to uint8
+    after each resize pass and our float path does not (0.017 max, 0.005 mean apart), and a
+    random kaiming conv1 passes that difference on at full strength. The Gaussians are not
+    symmetric, so a transposed or flipped kernel would still change the result."""
+    o, i, k, _ = conv.weight.shape
+    r = torch.arange(k, dtype=torch.float32) - (k - 1) / 2
+    w = torch.empty_like(conv.weight)
+    for c in range(o):
+        sx, sy = torch.empty(2).uniform_(1.5, 2.5, generator=g)
+        cx, cy = torch.empty(2).uniform_(-1.0, 1.0, generator=g)
+        prof = torch.exp(-((r[None, :] - cx) ** 2 / (2 * sx * sx) + (r[:, None] - cy) ** 2 / (2 * sy * sy)))
+        prof /= prof.sum()
+        w[c] = torch.randn(i, generator=g)[:, None, None] * prof
+    conv.weight.copy_(w)
+
+
+RESIDUAL_SCALE = 0.2
+BN_BIAS = (-0.25, 0.25)
+SHORTCUT_BIAS = (-0.25, 0.25)   # bn1 of the stem and the downsample BNs
+
+
+def make_backbone(arch, seed, calib):
+    """torchvision.models.<arch>() with torch.manual_seed(seed), then:
+    - conv1: smooth_stem();
+    - every BatchNorm: weight ~ U(0.6, 1.4), bias ~ U(-0.25, 0.25); on the last BN of each
+      residual branch (bn3 / bn2) both times RESIDUAL_SCALE, so the blocks refine the
+      identity path instead of compounding into chaos;
+    - running_mean / running_var: measured by one train-mode pass over `calib` (the reference
+      frames), then randomized: mean += 0.1 sd N(0,1), var *= U(0.8, 1.25).
+    The result is in eval mode, its activations neither vanish nor explode."""
+    torch.manual_seed(seed)
+    m = getattr(torchvision.models, arch)()
+    g = torch.Generator().manual_seed(seed + 100000)
+    with torch.no_grad():
+        smooth_stem(m.conv1, g)
+        last = set()
+        shortcut = {id(m.bn1)}
+        for blk in m.modules():
+            if isinstance(blk, torchvision.models.resnet.Bottleneck):
+                last.add(id(blk.bn3))
+            elif isinstance(blk, torchvision.models.resnet.BasicBlock):
+                last.add(id(blk.bn2))
+            if isinstance(blk, (torchvision.models.resnet.Bottleneck, torchvision.models.resnet.BasicBlock)) and blk.downsample is not None:
+                shortcut.add(id(blk.downsample[1]))
+        bns = [x for x in m.modules() if isinstance(x, nn.BatchNorm2d)]
+        for bn in bns:
+            c = bn.num_features
+            f = RESIDUAL_SCALE if id(bn) in last else 1.0
+            bn.weight.copy_(torch.empty(c).uniform_(0.6, 1.4, generator=g) * f)
+            lo, hi = SHORTCUT_BIAS if id(bn) in shortcut else BN_BIAS
+            bn.bias.copy_(torch.empty(c).uniform_(lo, hi, generator=g) * f)
+            bn.momentum = None  # cumulative average: one batch gives its exact statistics
+            bn.reset_running_stats()
+        m.train()
+        m(calib)
+        for bn in bns:
+            c = bn.num_features
+            bn.running_mean.add_(bn.running_var.sqrt() * 0.1 * torch.randn(c, generator=g))
+            bn.running_var.mul_(torch.empty(c).uniform_(0.8, 1.25, generator=g))
+            bn.momentum = 0.1
+    return m.eval()
+
+
+def penultimate(m, x):
+    feats = {}
+    h = m.fc.register_forward_hook(lambda mod, inp, out: feats.__setitem__("f", inp[0].detach().clone()))
+    with torch.no_grad():
+        m(x)
+    h.remove()
+    return feats["f"]
+
+
+def design_head(feats, ncls, seed):
+    """An fc of `ncls` outputs whose softmax on the reference frames is peaked with a well
+    separated top-5 (torchvision's default fc gives near-uniform scores).
+
+    Per frame i a seeded target: five classes with p1 ~ U(0.35, 0.75), p2 = (1 - p1) U(0.25,
+    0.38), p(k+1) = pk U(0.45, 0.7), the other classes share what is left (each at most ~0.55
+    p5). The fc is the minimum-norm exact fit of those log-probabilities on the frames'
+    penultimate features, so its rows lie in the span of image content: like a trained head,
+    it responds to the picture, not to sub-LSB rounding noise."""
+    g = torch.Generator().manual_seed(seed)
+    u = lambda a, b: torch.empty(1).uniform_(a, b, generator=g).item()
+    n = feats.shape[0]
+    target = torch.empty(n, ncls, dtype=torch.float64)
+    perm = torch.randperm(ncls, generator=g)
+    for i in range(n):
+        ps = [u(0.35, 0.75)]
+        ps.append((1 - ps[0]) * u(0.25, 0.38))
+        for _ in range(3):
+            ps.append(ps[-1] * u(0.45, 0.7))
+        nb = ncls - 5
+        each = min((1 - sum(ps)) / nb, ps[4] / 3)
+        bg = math.log(each) + (torch.randn(nb, generator=g) * 0.3).clamp(-0.5, 0.5).double()
+        ids = perm[(torch.arange(5) + 5 * i) % ncls] if ncls >= 5 * n else torch.randperm(ncls, generator=g)[:5]
+        rest = torch.ones(ncls, dtype=torch.bool)
+        rest[ids] = False
+        target[i, rest] = bg
+        target[i, ids] = torch.log(torch.tensor(ps, dtype=torch.float64))
+    a = torch.cat([feats.double(), torch.ones(n, 1, dtype=torch.float64)], 1)
+    sol = torch.linalg.pinv(a) @ target
+    fc = nn.Linear(feats.shape[1], ncls)
+    with torch.no_grad():
+        fc.weight.copy_(sol[:-1].T.float())
+        fc.bias.copy_(sol[-1].float())
+    return fc
+
+
+def softmax_scores(model, x):
+    with torch.no_grad():
+        return torch.softmax(model(x), dim=1)
+
+
+def top5(scores):
+    v, i = scores.topk(min(5, scores.shape[1]), dim=1)
+    return i.tolist(), v.tolist()
+
+
+def gaps(scores):
+    v, _ = scores.topk(min(5, scores.shape[1]), dim=1)
+    return (v[:, :-1] - v[:, 1:]).min(dim=1).values
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+
+
+def script(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.jit.script(model)
+
+
+# ---- GStreamer conversions --------------------------------------------------------------------
+
+def r4(x):
+    return (x + 3) // 4 * 4
+
+
+def r2(x):
+    return (x + 1) // 2 * 2
+
+
+def gst_layout(fmt, w, h):
+    """GstVideoInfo's default layout (gst_video_info_set_format in video-info.c, 1.22):
+    returns (offsets, strides, size). The C++ test checks it against GstVideoInfo."""
+    if fmt == "RGB":
+        s = r4(w * 3)
+        return [0], [s], s * h
+    if fmt == "I420":
+        s0, s1 = r4(w), r4(r2(w) // 2)
+        o1 = s0 * r2(h)
+        o2 = o1 + s1 * (r2(h) // 2)
+        return [0, o1, o2], [s0, s1, s1], o2 + s1 * (r2(h) // 2)
+    if fmt == "NV12":
+        s0 = r4(w)
+        o1 = s0 * r2(h)
+        return [0, o1], [s0, s0], o1 + s0 * (r2(h) // 2)
+    raise ValueError(fmt)
+
+
+def pad_rgb(rgb):
+    h, w, _ = rgb.shape
+    _, (s,), _ = gst_layout("RGB", w, h)
+    out = np.zeros((h, s), np.uint8)
+    out[:, :w * 3] = rgb.reshape(h, w * 3)
+    return out
+
+
+def unpad_rgb(buf, w, h):
+    _, (s,), size = gst_layout("RGB", w, h)
+    assert len(buf) == size, (len(buf), size)
+    return np.frombuffer(buf, np.uint8).reshape(h, s)[:, :w * 3].reshape(h, w, 3).copy()
+
+
+def gst_launch(desc):
+    exe = shutil.which("gst-launch-1.0")
+    r = subprocess.run([exe, "-q"] + desc.split(), capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("gst-launch-1.0 %s failed (%d): %s" % (desc, r.returncode, r.stderr.strip()))
+
+
+def rgb_to_yuv(rgb, fmt, colorimetry, out_path, tmp):
+    """videoconvert RGB -> fmt with the caps' colorimetry, and back to RGB with the same caps."""
+    h, w, _ = rgb.shape
+    src = os.path.join(tmp, "in.rgb")
+    pad_rgb(rgb).tofile(src)
+    gst_launch("filesrc location=%s ! rawvideoparse format=rgb width=%d height=%d framerate=1/1 "
+               "! videoconvert ! video/x-raw,format=%s,colorimetry=%s ! filesink location=%s"
+               % (src, w, h, fmt, colorimetry, out_path))
+    offsets, strides, size = gst_layout(fmt, w, h)
+    got = os.path.getsize(out_path)
+    if got != size:
+        raise RuntimeError("%s: %d bytes, expected %d (GStreamer's default %s layout)" % (out_path, got, size, fmt))
+    back = os.path.join(tmp, "back.rgb")
+    gst_launch("filesrc location=%s ! rawvideoparse format=%s width=%d height=%d framerate=1/1 "
+               "colorimetry=%s ! videoconvert ! video/x-raw,format=RGB ! filesink location=%s"
+               % (out_path, fmt.lower(), w, h, colorimetry, back))
+    with open(back, "rb") as f:
+        rgb_back = unpad_rgb(f.read(), w, h)
+    return offsets, strides, size, rgb_back
+
+
+# ---- main -------------------------------------------------------------------------------------
+
+def up_to_date(out, script_sha):
+    path = os.path.join(out, "manifest.json")
+    try:
+        with open(path) as f:
+            man = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if man.get("manifest_version") != MANIFEST_VERSION or man.get("script_sha256") != script_sha:
+        return False
+    if man.get("versions") != versions():
+        return False
+    return all(os.path.exists(os.path.join(out, n)) for n in man.get("files", []))
+
+
+def touch(path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a"):
+        os.utime(path, None)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="fixtures folder")
+    ap.add_argument("--stamp", help="file touched when the fixtures are ready")
+    ap.add_argument("--force", action="store_true", help="remake even when up to date")
+    args = ap.parse_args()
+    out = os.path.abspath(args.out)
+    script_sha = sha256_file(os.path.abspath(__file__))
+
+    if not args.force and up_to_date(out, script_sha):
+        log("up to date in %s (script %s...)" % (out, script_sha[:12]))
+        if args.stamp:
+            touch(args.stamp)
+        return 0
+
+    t_start = time.time()
+    timings = {}
+    os.makedirs(out, exist_ok=True)
+    if os.path.exists(os.path.join(out, "manifest.json")):
+        os.remove(os.path.join(out, "manifest.json"))  # no manifest until everything is new
+    torch.set_grad_enabled(False)
+    files = []
+
+    def path(name):
+        files.append(name)
+        return os.path.join(out, name)
+
+    man = {"manifest_version": MANIFEST_VERSION, "script_sha256": script_sha, "versions": versions(),
+           "python": platform.python_version(), "torch_threads": torch.get_num_threads(),
+           "seeds": {"frames": "%d + index" % FRAME_SEED0, "resnet50": RESNET50_SEED,
+                     "resnet50_head": RESNET50_HEAD_SEED, "resnet50_10class_head": RESNET50_10_HEAD_SEED,
+                     "resnet18": RESNET18_SEED, "resnet18_head": RESNET18_HEAD_SEED,
+                     "resnet18_10class_head": RESNET18_10_HEAD_SEED, "tiny": TINY_SEED,
+                     "random_bytes": RANDOM_BYTES_SEED}}
+
+    # Frames.
+    t = time.time()
+    rgb = {}
+    man["frames"] = []
+    for i, (name, w, h) in enumerate(FRAMES):
+        rgb[name] = make_frame(w, h, FRAME_SEED0 + i)
+        fn = "frame_%s.rgb" % name
+        rgb[name].tofile(path(fn))
+        man["frames"].append({"name": name, "file": fn, "format": "RGB", "width": w, "height": h,
+                              "stride": 3 * w, "seed": FRAME_SEED0 + i})
+    timings["frames"] = time.time() - t
+
+    # Preprocessing references.
+    t = time.time()
+    man["preprocess"] = []
+    default = cfg()
+    default_inputs = {}
+
+    def add_ref(name, frame, c, recipe, rgb_array, extra=None):
+        x = reference_tensor(rgb_array, c)
+        fn = "ref_%s.f32" % name
+        write_f32(path(fn), x)
+        e = {"name": name, "frame": frame, "config": c, "torchvision": recipe, "file": fn,
+             "shape": list(x.shape)}
+        e.update(extra or {})
+        man["preprocess"].append(e)
+        return x
+
+    for name, _, _ in FRAMES:
+        default_inputs[name] = add_ref("default_" + name, name, default,
+                                       "Resize(256), CenterCrop(224), ToTensor(), Normalize(imagenet) on PIL",
+                                       rgb[name])
+    for vname, c, frames, recipe in VARIANTS:
+        for fr in frames:
+            add_ref("%s_%s" % (vname, fr), fr, c, recipe, rgb[fr])
+    timings["preprocess references"] = time.time() - t
+
+    # YUV frames through videoconvert, their RGB round trip and its torchvision tensor.
+    t = time.time()
+    man["yuv"] = []
+    yuv_inputs = {}
+    if shutil.which("gst-launch-1.0"):
+        with tempfile.TemporaryDirectory() as tmp:
+            for fmt, colorimetry, fr in YUV_CASES:
+                name = "%s_%s_%s" % (fmt.lower(), colorimetry, fr)
+                yfn = "yuv_%s.%s" % (name, fmt.lower())
+                offsets, strides, size, back = rgb_to_yuv(rgb[fr], fmt, colorimetry, path(yfn), tmp)
+                bfn = "yuvrgb_%s.rgb" % name
+                back.tofile(path(bfn))
+                matrix, full = COLORIMETRY[colorimetry]
+                w, h = back.shape[1], back.shape[0]
+                yuv_inputs[name] = add_ref(
+                    "yuv_" + name, fr, default,
+                    "videoconvert %s -> RGB (colorimetry=%s), then Resize(256), CenterCrop(224), "
+                    "ToTensor(), Normalize(imagenet) on PIL" % (fmt, colorimetry), back)
+                man["yuv"].append({"name": name, "frame": fr, "file": yfn, "format": fmt, "width": w,
+                                   "height": h, "colorimetry": colorimetry, "matrix": matrix,
+                                   "full_range": full, "offsets": offsets, "strides": strides,
+                                   "size": size, "rgb_file": bfn, "ref": "yuv_" + name})
+    else:
+        man["yuv_skipped"] = "gst-launch-1.0 not found"
+        log("gst-launch-1.0 not found: no YUV fixtures")
+    timings["yuv (gst-launch)"] = time.time() - t
+
+    names = [n for n, _, _ in FRAMES]
+    X = torch.stack([default_inputs[n] for n in names])
+    yuv_names = list(yuv_inputs)
+    XY = torch.stack([yuv_inputs[n] for n in yuv_names]) if yuv_names else None
+
+    # Float-path proxy of our core (torchvision's antialiased resize on float, no uint8
+    # rounding): only to report how far the core's results can be expected to move.
+    Xf = torch.stack([T.Normalize(IMAGENET_MEAN, IMAGENET_STD)(
+        TF.center_crop(TF.resize(torch.from_numpy(rgb[n]).permute(2, 0, 1).float(), 256, antialias=True), 224) / 255)
+        for n in names])
+
+    man["models"] = {}
+    man["results"] = []
+    checks = []
+
+    def record(model_name, model, inputs, input_names, tag):
+        s = softmax_scores(model, inputs)
+        fn = "scores_%s_%s.f32" % (model_name, tag)
+        write_f32(path(fn), s)
+        ids, vals = top5(s)
+        for k, n in enumerate(input_names):
+            man["results"].append({"model": model_name, "input": n, "top5_ids": ids[k], "top5_scores": vals[k],
+                                   "scores_file": fn, "scores_row": k, "num_classes": s.shape[1]})
+        return s
+
+    # ResNet50: backbone, 1000-class head, TorchScript of it, 10-class head.
+    t = time.time()
+    r50 = make_backbone("resnet50", RESNET50_SEED, X)
+    feats = penultimate(r50, X)
+    r50.fc = design_head(feats, 1000, RESNET50_HEAD_SEED)
+    torch.save(r50.state_dict(), path("resnet50_seeded.pth"))
+    man["models"]["resnet50_seeded"] = {"file": "resnet50_seeded.pth", "kind": "state_dict",
+                                        "architecture": "resnet50", "num_classes": 1000}
+    s50 = record("resnet50_seeded", r50, X, ["default_" + n for n in names], "frames")
+    if XY is not None:
+        record("resnet50_seeded", r50, XY, ["yuv_" + n for n in yuv_names], "yuv")
+    s50f = softmax_scores(r50, Xf)
+    checks.append(("resnet50_seeded", s50, s50f))
+
+    ts = script(r50)
+    ts.save(path("resnet50_seeded.ts"))
+    ts = torch.jit.load(os.path.join(out, "resnet50_seeded.ts"))
+    man["models"]["resnet50_seeded_ts"] = {"file": "resnet50_seeded.ts", "kind": "torchscript",
+                                           "num_classes": 1000}
+    sts = record("resnet50_seeded_ts", ts, X, ["default_" + n for n in names], "frames")
+    ts_eager_diff = (sts - s50).abs().max().item()
+
+    r50_10 = make_backbone("resnet50", RESNET50_SEED, X)
+    r50_10.fc = design_head(feats, 10, RESNET50_10_HEAD_SEED)
+    torch.save(r50_10.state_dict(), path("resnet50_10class.pth"))
+    man["models"]["resnet50_10class"] = {"file": "resnet50_10class.pth", "kind": "state_dict",
+                                         "architecture": "resnet50", "num_classes": 10}
+    s10 = record("resnet50_10class", r50_10, X, ["default_" + n for n in names], "frames")
+    if XY is not None:
+        record("resnet50_10class", r50_10, XY, ["yuv_" + n for n in yuv_names], "yuv")
+    checks.append(("resnet50_10class", s10, softmax_scores(r50_10, Xf)))
+    del r50_10
+    timings["resnet50 models"] = time.time() - t
+
+    # ResNet18 (element tests), the same recipe.
+    t = time.time()
+    r18 = make_backbone("resnet18", RESNET18_SEED, X)
+    f18 = penultimate(r18, X)
+    r18.fc = design_head(f18, 1000, RESNET18_HEAD_SEED)
+    sd18 = r18.state_dict()
+    torch.save(sd18, path("resnet18_seeded.pth"))
+    man["models"]["resnet18_seeded"] = {"file": "resnet18_seeded.pth", "kind": "state_dict",
+                                        "architecture": "resnet18", "num_classes": 1000}
+    s18 = record("resnet18_seeded", r18, X, ["default_" + n for n in names], "frames")
+    checks.append(("resnet18_seeded", s18, softmax_scores(r18, Xf)))
+    r18_10 = make_backbone("resnet18", RESNET18_SEED, X)
+    r18_10.fc = design_head(f18, 10, RESNET18_10_HEAD_SEED)
+    torch.save(r18_10.state_dict(), path("resnet18_10class.pth"))
+    man["models"]["resnet18_10class"] = {"file": "resnet18_10class.pth", "kind": "state_dict",
+                                         "architecture": "resnet18", "num_classes": 10}
+    record("resnet18_10class", r18_10, X, ["default_" + n for n in names], "frames")
+
+    torch.manual_seed(TINY_SEED)
+    tiny = Tiny().eval()
+    script(tiny).save(path("tiny.ts"))
+    man["models"]["tiny"] = {"file": "tiny.ts", "kind": "torchscript", "num_classes": 10,
+                             "layers": "conv 3->8 3x3 stride 4, relu, adaptive avg pool, linear 8->10"}
+    timings["resnet18 + tiny models"] = time.time() - t
+
+    # Files the negative tests load.
+    t = time.time()
+    torch.save(sd18, path("legacy_resnet18.pth"), _use_new_zipfile_serialization=False)
+    with open(os.path.join(out, "resnet18_seeded.pth"), "rb") as f:
+        whole = f.read()
+    with open(path("truncated.pth"), "wb") as f:
+        f.write(whole[: int(len(whole) * 0.4)])
+    with open(path("random_bytes.pth"), "wb") as f:
+        f.write(np.random.default_rng(RANDOM_BYTES_SEED).integers(0, 256, 65536, dtype=np.uint8).tobytes())
+    r18.fc = nn.Linear(512, 1000)  # (any head: only the file's shape matters below)
+    torch.save({"model": sd18, "epoch": 3}, path("checkpoint.pth"))
+    torch.save([torch.zeros(3)], path("list.pth"))
+    nan_sd = {k: v.clone() for k, v in sd18.items()}
+    nan_sd["conv1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(nan_sd, path("nan_resnet18.pth"))
+    fruit = ["apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "honeydew", "kiwi", "lemon"]
+    with open(path("labels10.txt"), "w") as f:
+        f.write("\n".join(fruit) + "\n")
+    with open(path("labels9.txt"), "w") as f:
+        f.write("\n".join(fruit[:9]) + "\n")
+    man["bad_models"] = {
+        "legacy_resnet18.pth": "resnet18_seeded's state dict, torch.save(..., _use_new_zipfile_serialization=False)",
+        "truncated.pth": "the first 40% of resnet18_seeded.pth",
+        "random_bytes.pth": "65536 random bytes (numpy default_rng(%d))" % RANDOM_BYTES_SEED,
+        "checkpoint.pth": "torch.save({'model': state_dict, 'epoch': 3})",
+        "list.pth": "torch.save([torch.zeros(3)])",
+        "nan_resnet18.pth": "resnet18_seeded's state dict with conv1.weight[0,0,0,0] = NaN",
+    }
+    man["labels"] = {"labels10.txt": fruit, "labels9.txt": fruit[:9]}
+    timings["negative-test files"] = time.time() - t
+
+    # Report: peakedness, separation, and the expected effect of the uint8 rounding.
+    lines = []
+    for name, s, sf in checks:
+        v, _ = s.topk(5, dim=1)
+        lines.append("  %-17s top-1 %.3f..%.3f  min top-5 gap %.4f  |float path - PIL path| score max %.1e"
+                     % (name, v[:, 0].min(), v[:, 0].max(), gaps(s).min(), (s - sf).abs().max()))
+    lines.append("  TorchScript vs eager: max score diff %.1e" % ts_eager_diff)
+    man["summary"] = lines
+    man["files"] = files + []
+    total = time.time() - t_start
+    man["seconds"] = round(total, 1)
+    tmpman = os.path.join(out, "manifest.json.tmp")
+    with open(tmpman, "w") as f:
+        json.dump(man, f, indent=1)
+    os.replace(tmpman, os.path.join(out, "manifest.json"))
+    if args.stamp:
+        touch(args.stamp)
+
+    mb = sum(os.path.getsize(os.path.join(out, n)) for n in files) / 1e6
+    log("made %d files (%.0f MB) in %s in %.1f s" % (len(files) + 1, mb, out, total))
+    log("  %d frames, %d preprocessing references, %d YUV frames, %d models, %d results"
+        % (len(man["frames"]), len(man["preprocess"]), len(man["yuv"]), len(man["models"]), len(man["results"])))
+    for k, v in timings.items():
+        log("  %-24s %5.1f s" % (k, v))
+    for line in lines:
+        log(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
