@@ -99,14 +99,18 @@ meta_to_json (const GstTorchClassificationMeta * m)
   };
 
   /* The meta API asks for highest score first, but the schema promises it: do not
-   * trust the producer, sort a copy (stable, so equal scores keep their order). */
+   * trust the producer, sort a copy (stable, so equal scores keep their order).
+   * NaN compares as -inf: the order stays strict-weak, and NaN goes last. */
   std::vector<const GstTorchClassLabel *> labels;
   labels.reserve (m->n_labels);
   for (guint i = 0; i < m->n_labels; i++)
     labels.push_back (&m->labels[i]);
   std::stable_sort (labels.begin (), labels.end (),
       [](const GstTorchClassLabel * a, const GstTorchClassLabel * b) {
-        return a->score > b->score;
+        auto key =[](gfloat s) {
+          return std::isnan (s) ? -INFINITY : s;
+        };
+        return key (a->score) > key (b->score);
       });
 
   nlohmann::ordered_json arr = nlohmann::ordered_json::array ();

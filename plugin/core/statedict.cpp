@@ -191,6 +191,11 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+bool is_dir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 }  // namespace
 
 StateDict load_state_dict(const std::string& path) {
@@ -198,7 +203,9 @@ StateDict load_state_dict(const std::string& path) {
     throw Error(ErrorKind::NotFound, "The weights file \"" + path + "\" does not exist: check weights-location.");
   {
     std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(ErrorKind::OpenRead, "The weights file \"" + path + "\" cannot be read: check its permissions.");
+    if (!f || is_dir(path))
+      throw Error(ErrorKind::OpenRead, "The weights file \"" + path + "\" cannot be read (" +
+                  (is_dir(path) ? "it is a directory" : "check its permissions") + ").");
   }
   switch (sniff_torch_file(path)) {
     case TorchFileKind::Zip: break;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -384,6 +385,30 @@ TEST(TorchMetaSink, InvalidUtf8LabelStillGivesValidJson) {
   EXPECT_EQ(bad, "bad \xef\xbf\xbd\xef\xbf\xbd utf8");
   EXPECT_EQ(c["labels"][0]["label"].get<std::string>(), "ok");
   EXPECT_EQ(c["model"].get<std::string>(), "bad\xef\xbf\xbd");
+}
+
+// A broken model's NaN must neither break the sort nor the JSON: null, and last.
+TEST(TorchMetaSink, NanScoreIsNullAndLast) {
+  TempFile out;
+  GstHarness* h = new_sink_harness(out.path(), "s");
+  ASSERT_NE(h, nullptr);
+  GstBuffer* b = new_frame(0);
+  add_meta(b, "m", 0, 0, 320, 240,
+           {{1, "nan", NAN}, {2, "low", 0.25f}, {3, "inf", INFINITY}, {4, "mid", 0.5f}});
+  ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  gst_harness_teardown(h);
+
+  const std::vector<std::string> lines = read_lines(out.path());
+  ASSERT_EQ(lines.size(), 1u);
+  ojson j = parse_line(lines[0]);
+  const ojson& labels = j["classifications"][0]["labels"];
+  ASSERT_EQ(labels.size(), 4u);
+  std::vector<int> ids;
+  for (const ojson& l : labels) ids.push_back(l["id"].get<int>());
+  EXPECT_EQ(ids, (std::vector<int>{3, 4, 2, 1}));
+  EXPECT_TRUE(labels[0]["score"].is_null());  // inf: JSON has no infinity
+  EXPECT_DOUBLE_EQ(labels[1]["score"].get<double>(), 0.5);
+  EXPECT_TRUE(labels[3]["score"].is_null());
 }
 
 TEST(TorchMetaSink, DefaultStreamNameIsUpstreamStreamId) {
