@@ -153,7 +153,9 @@ TEST(TorchClassify, AttachesMetaOnEveryFormatAndPassesBuffersThrough) {
       EXPECT_GE(m->labels[i].class_id, 0);
       EXPECT_LT(m->labels[i].class_id, 10);
       EXPECT_EQ(std::string(m->labels[i].label), "class " + std::to_string(m->labels[i].class_id));
-      if (i) EXPECT_GE(m->labels[i - 1].score, m->labels[i].score);
+      if (i) {
+        EXPECT_GE(m->labels[i - 1].score, m->labels[i].score);
+      }
       sum += m->labels[i].score;
     }
     EXPECT_GT(sum, 0.f);

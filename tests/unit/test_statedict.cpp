@@ -85,8 +85,12 @@ TEST(StateDict, BadFilesAreClearErrors_n) {
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::Init) << name;
       EXPECT_TRUE(has(e.what(), path)) << e.what();
-      if (std::string(name) == "checkpoint.pth") EXPECT_TRUE(has(e.what(), "checkpoint")) << e.what();
-      if (std::string(name) == "truncated.pth") EXPECT_TRUE(has(e.what(), "truncated")) << e.what();
+      if (std::string(name) == "checkpoint.pth") {
+        EXPECT_TRUE(has(e.what(), "checkpoint")) << e.what();
+      }
+      if (std::string(name) == "truncated.pth") {
+        EXPECT_TRUE(has(e.what(), "truncated")) << e.what();
+      }
     }
   }
   try {
