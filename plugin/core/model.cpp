@@ -324,6 +324,7 @@ std::unique_ptr<Model> load_builtin(const std::string& path, const ModelConfig& 
   load_into(net, sd, path, cfg, report);
   net->eval();
   net->to(dev, dtype);
+  net->fuse_for_inference();
   auto m = std::make_unique<BuiltinModel>(net, cfg.architecture, dev, dtype, prec);
   m->set_num_classes(cfg.num_classes);
   report->source = path;

@@ -20,6 +20,23 @@ ResNetSpec resnet_spec(const std::string& name) {
   throw std::invalid_argument("unknown architecture " + name);
 }
 
+torch::Tensor FusedConv::operator()(const torch::Tensor& x) const {
+  return torch::conv2d(x, weight, bias, stride, padding);
+}
+
+FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn) {
+  torch::NoGradGuard ng;
+  FusedConv f;
+  const auto& o = bn->options;
+  torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + o.eps());
+  // channels-last: oneDNN (CPU) and cuDNN (tensor cores) run NHWC convolutions faster.
+  f.weight = (conv->weight * scale.reshape({-1, 1, 1, 1})).contiguous(at::MemoryFormat::ChannelsLast);
+  f.bias = bn->bias - bn->running_mean * scale;
+  f.stride = conv->options.stride()->at(0);
+  f.padding = std::get<torch::ExpandingArray<2>>(conv->options.padding())->at(0);
+  return f;
+}
+
 namespace {
 
 nn::Conv2d conv(int in, int out, int k, int stride, int pad) {
@@ -46,11 +63,32 @@ class BlockImpl : public nn::Module {
       bn2 = register_module("bn2", nn::BatchNorm2d(planes));
     }
     if (stride != 1 || in != out) {
-      downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+      ds_conv = conv(in, out, 1, stride, 0);
+      ds_bn = nn::BatchNorm2d(out);
+      downsample = register_module("downsample", nn::Sequential(ds_conv, ds_bn));
     }
   }
 
+  void fuse() {
+    c1 = fuse_conv_bn(conv1, bn1);
+    c2 = fuse_conv_bn(conv2, bn2);
+    if (bottleneck_) c3 = fuse_conv_bn(conv3, bn3);
+    if (downsample) ds = fuse_conv_bn(ds_conv, ds_bn);
+    fused_ = true;
+  }
+
   torch::Tensor forward(torch::Tensor x) {
+    if (fused_) {
+      torch::Tensor identity = downsample ? ds(x) : x;
+      torch::Tensor y = c1(x).relu_();
+      if (bottleneck_) {
+        y = c2(y).relu_();
+        y = c3(y);
+      } else {
+        y = c2(y);
+      }
+      return y.add_(identity).relu_();
+    }
     torch::Tensor identity = downsample ? downsample->forward(x) : x;
     torch::Tensor y = torch::relu(bn1(conv1(x)));
     if (bottleneck_) {
@@ -64,9 +102,13 @@ class BlockImpl : public nn::Module {
 
  private:
   bool bottleneck_;
+  bool fused_ = false;
+  FusedConv c1, c2, c3, ds;
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   nn::Sequential downsample{nullptr};
+  nn::Conv2d ds_conv{nullptr};
+  nn::BatchNorm2d ds_bn{nullptr};
 };
 TORCH_MODULE(Block);
 
@@ -82,7 +124,9 @@ ResNetImpl::ResNetImpl(const ResNetSpec& spec, int num_classes) {
     const int planes = 64 << l;
     nn::Sequential seq;
     for (int b = 0; b < spec.blocks[l]; b++) {
-      seq->push_back(Block(spec.bottleneck, in, planes, (b == 0 && l > 0) ? 2 : 1));
+      Block blk(spec.bottleneck, in, planes, (b == 0 && l > 0) ? 2 : 1);
+      blocks_.push_back(blk.ptr());
+      seq->push_back(blk);
       in = planes * expansion;
     }
     *layers[l] = register_module("layer" + std::to_string(l + 1), seq);
@@ -90,8 +134,15 @@ ResNetImpl::ResNetImpl(const ResNetSpec& spec, int num_classes) {
   fc = register_module("fc", nn::Linear(512 * expansion, num_classes));
 }
 
+void ResNetImpl::fuse_for_inference() {
+  stem_ = fuse_conv_bn(conv1, bn1);
+  for (auto& b : blocks_) std::static_pointer_cast<BlockImpl>(b)->fuse();
+  fused_ = true;
+}
+
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));
+  if (fused_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  x = fused_ ? stem_(x).relu_() : torch::relu(bn1(conv1(x)));
   x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
