@@ -33,7 +33,9 @@ FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn) {
   f.weight = (conv->weight * scale.reshape({-1, 1, 1, 1})).contiguous(at::MemoryFormat::ChannelsLast);
   f.bias = bn->bias - bn->running_mean * scale;
   f.stride = conv->options.stride()->at(0);
-  f.padding = std::get<torch::ExpandingArray<2>>(conv->options.padding())->at(0);
+  // Every ResNet convolution pads kernel / 2 (the options' padding is a variant whose
+  // type differs between LibTorch versions).
+  f.padding = conv->options.kernel_size()->at(0) / 2;
   return f;
 }
 

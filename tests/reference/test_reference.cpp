@@ -63,6 +63,13 @@ const json& manifest() {
   return m;
 }
 
+// j[key], or null when j is not an object or has no such key (operator[] on a const json
+// with a missing key is undefined behaviour).
+const json& jv(const json& j, const std::string& key) {
+  static const json null;
+  return j.is_object() && j.contains(key) ? j[key] : null;
+}
+
 #define REQUIRE_MANIFEST()                                                                      \
   TA_REQUIRE_FIXTURE(manifest_path_, "manifest.json");                                        \
   ASSERT_TRUE(manifest().is_object()) << manifest_path_ << " is not a JSON object"
@@ -100,7 +107,7 @@ const Frame& frame(const std::string& name) {
   if (it != cache.end()) return it->second;
   Frame f;
   f.name = name;
-  if (const json* e = find_by(manifest()["frames"], "name", name)) {
+  if (const json* e = find_by(jv(manifest(), "frames"), "name", name)) {
     f.width = (*e)["width"];
     f.height = (*e)["height"];
     f.rgb = read_bytes((*e)["file"]);
@@ -226,7 +233,7 @@ struct PreCase {
 std::vector<PreCase> rgb_cases() {
   std::vector<PreCase> v;
   const json& m = manifest();
-  if (m.is_object() && m["preprocess"].is_array())
+  if (jv(m, "preprocess").is_array())
     for (const auto& e : m["preprocess"]) {
       const std::string n = e["name"];
       if (n.rfind("yuv_", 0) != 0) v.push_back({n});
@@ -246,7 +253,7 @@ class Preprocess : public ::testing::TestWithParam<PreCase> {};
 // The normalized tensor of ta::preprocess against torchvision's for the same RGB pixels.
 TEST_P(Preprocess, MatchesTorchvision) {
   REQUIRE_MANIFEST();
-  const json* e = find_by(manifest()["preprocess"], "name", GetParam().name);
+  const json* e = find_by(jv(manifest(), "preprocess"), "name", GetParam().name);
   ASSERT_TRUE(e) << GetParam().name;
   const Frame& f = frame((*e)["frame"]);
   ASSERT_FALSE(f.rgb.empty()) << "frame " << (*e)["frame"] << " missing or of the wrong size";
@@ -269,7 +276,7 @@ TEST_P(Preprocess, MatchesTorchvision) {
 // same tensor as the tightly packed RGB frame.
 TEST_P(Preprocess, EveryPackedLayoutIsIdentical) {
   REQUIRE_MANIFEST();
-  const json* e = find_by(manifest()["preprocess"], "name", GetParam().name);
+  const json* e = find_by(jv(manifest(), "preprocess"), "name", GetParam().name);
   ASSERT_TRUE(e);
   const Frame& f = frame((*e)["frame"]);
   ASSERT_FALSE(f.rgb.empty());
@@ -310,7 +317,7 @@ struct YuvCase {
 std::vector<YuvCase> yuv_cases() {
   std::vector<YuvCase> v;
   const json& m = manifest();
-  if (m.is_object() && m["yuv"].is_array())
+  if (jv(m, "yuv").is_array())
     for (const auto& e : m["yuv"]) v.push_back({e["name"].get<std::string>()});
   if (v.empty()) v.push_back({"fixtures_missing"});
   return v;
@@ -337,7 +344,7 @@ class Yuv : public ::testing::TestWithParam<YuvCase> {};
 // The file's layout is the one GStreamer gives these caps: what the element will map.
 TEST_P(Yuv, LayoutIsGStreamers) {
   REQUIRE_MANIFEST();
-  const json* y = find_by(manifest()["yuv"], "name", GetParam().name);
+  const json* y = find_by(jv(manifest(), "yuv"), "name", GetParam().name);
   ASSERT_TRUE(y);
   GstVideoInfo info;
   const std::string fmt = (*y)["format"];
@@ -358,9 +365,9 @@ TEST_P(Yuv, LayoutIsGStreamers) {
 // An I420/NV12 frame through ta::preprocess against videoconvert -> RGB -> torchvision.
 TEST_P(Yuv, MatchesVideoconvertThenTorchvision) {
   REQUIRE_MANIFEST();
-  const json* y = find_by(manifest()["yuv"], "name", GetParam().name);
+  const json* y = find_by(jv(manifest(), "yuv"), "name", GetParam().name);
   ASSERT_TRUE(y);
-  const json* r = find_by(manifest()["preprocess"], "name", (*y)["ref"].get<std::string>());
+  const json* r = find_by(jv(manifest(), "preprocess"), "name", (*y)["ref"].get<std::string>());
   ASSERT_TRUE(r);
   const std::vector<uint8_t> bytes = read_bytes((*y)["file"]);
   ASSERT_EQ(bytes.size(), (*y)["size"].get<size_t>());
@@ -374,7 +381,7 @@ TEST_P(Yuv, MatchesVideoconvertThenTorchvision) {
   // For scale: the RGB original through the core against the same reference (what the
   // YUV round trip itself costs), and our YUV result against the original's reference.
   const Frame& f = frame((*y)["frame"]);
-  const json* orig = find_by(manifest()["preprocess"], "name", "default_" + f.name);
+  const json* orig = find_by(jv(manifest(), "preprocess"), "name", "default_" + f.name);
   std::string scale;
   if (orig && !f.rgb.empty()) {
     const std::vector<float> oref = read_f32((*orig)["file"]);
@@ -398,7 +405,7 @@ INSTANTIATE_TEST_SUITE_P(Reference, Yuv, ::testing::ValuesIn(yuv_cases()),
 
 const json* result(const std::string& model, const std::string& input) {
   const json& m = manifest();
-  if (!m.is_object() || !m["results"].is_array()) return nullptr;
+  if (!jv(m, "results").is_array()) return nullptr;
   for (const auto& e : m["results"])
     if (e["model"] == model && e["input"] == input) return &e;
   return nullptr;
@@ -406,7 +413,7 @@ const json* result(const std::string& model, const std::string& input) {
 
 std::vector<std::string> frame_names() {
   std::vector<std::string> v;
-  for (const auto& f : manifest()["frames"]) v.push_back(f["name"]);
+  for (const auto& f : jv(manifest(), "frames")) v.push_back(f["name"]);
   return v;
 }
 
@@ -423,7 +430,7 @@ class Models : public ::testing::Test {
     if (!manifest().is_object()) return;
     auto load = [](const std::string& key, bool torchscript, int classes) {
       LoadedModel& lm = models()[key];
-      const json& mm = manifest()["models"][key];
+      const json& mm = jv(jv(manifest(), "models"), key);
       const std::string p = mm.is_object() ? ta_test::fixture(mm["file"]) : "";
       if (p.empty()) {
         lm.missing = key;
@@ -445,7 +452,7 @@ class Models : public ::testing::Test {
     load("resnet50_10class", false, 10);
     // Inputs: torchvision's tensors and ours, for every frame, one batch each.
     for (const std::string& n : frame_names()) {
-      const json* e = find_by(manifest()["preprocess"], "name", "default_" + n);
+      const json* e = find_by(jv(manifest(), "preprocess"), "name", "default_" + n);
       const Frame& f = frame(n);
       if (!e || f.rgb.empty()) continue;
       const std::vector<float> tv = read_f32((*e)["file"]);
@@ -475,13 +482,13 @@ class Models : public ::testing::Test {
     return v;
   }
 
-  // The model or nullptr, after skipping/failing the test as appropriate.
-  ta::Model* get(const std::string& key) {
-    auto& lm = models()[key];
-    if (!lm.missing.empty() || !manifest().is_object()) return nullptr;
-    EXPECT_TRUE(lm.error.empty()) << key << " did not load: " << lm.error;
-    return lm.model.get();
-  }
+  // Skips when the fixture is missing, fails when the model did not load.
+#define GET_MODEL(m, key)                                                                        \
+  auto& lm_ = models()[key];                                                                   \
+  if (!manifest().is_object() || !lm_.missing.empty()) GTEST_SKIP() << "fixture for " << key << " missing"; \
+  ASSERT_TRUE(lm_.error.empty()) << key << " did not load: " << lm_.error;                    \
+  ASSERT_TRUE(lm_.model);                                                                      \
+  ta::Model* m = lm_.model.get()
 
   // Torchvision's full score rows for this model on the frames, in names() order.
   static std::vector<std::vector<float>> tv_scores(const std::string& key) {
@@ -499,8 +506,7 @@ class Models : public ::testing::Test {
 
   // Same input tensor: the model implementation itself against torchvision's.
   void same_input(const std::string& key) {
-    ta::Model* m = get(key);
-    if (!m) GTEST_SKIP() << "fixture for " << key << " missing";
+    GET_MODEL(m, key);
     ASSERT_FALSE(names().empty());
     const auto ref = tv_scores(key);
     ASSERT_EQ(ref.size(), names().size()) << "no torchvision scores for " << key;
@@ -522,8 +528,7 @@ class Models : public ::testing::Test {
 
   // Our preprocessing + our model against torchvision's transforms + torchvision's model.
   void core_input(const std::string& key) {
-    ta::Model* m = get(key);
-    if (!m) GTEST_SKIP() << "fixture for " << key << " missing";
+    GET_MODEL(m, key);
     ASSERT_FALSE(names().empty());
     const int n = (int)names().size();
     const auto top = m->classify(core_batch().data(), n, 224, 224, ta::Activation::Softmax, 5, 0.f);
@@ -702,17 +707,20 @@ void check_output(GstBuffer* b, const std::vector<uint8_t>& pushed, GstClockTime
   std::string line;
   for (size_t k = 0; k < ids.size(); k++) {
     const GstTorchClassLabel& l = m->labels[k];
-    if (x.top5_ids || k == 0) EXPECT_EQ(l.class_id, ids[k]) << "rank " << k;
+    if (x.top5_ids || k == 0) {
+      EXPECT_EQ(l.class_id, ids[k]) << "rank " << k;
+    }
     if (l.class_id == ids[k]) {
       const double e = std::fabs(l.score - sc[k]);
       worst = std::max(worst, e);
       EXPECT_LE(e, x.score_tol) << "rank " << k << " class " << ids[k] << ": element " << l.score << " torchvision "
                                 << sc[k];
     }
-    if (x.imagenet_labels && l.class_id >= 0 && (size_t)l.class_id < names.size())
+    if (x.imagenet_labels && l.class_id >= 0 && (size_t)l.class_id < names.size()) {
       EXPECT_STREQ(l.label, names[l.class_id].c_str());
-    else if (!x.imagenet_labels)
+    } else if (!x.imagenet_labels) {
       EXPECT_EQ(std::string(l.label), "class " + std::to_string(l.class_id));
+    }
     char b2[64];
     std::snprintf(b2, sizeof b2, " %d:%.4f(%+.1e)", l.class_id, l.score, l.score - sc[k]);
     line += b2;
@@ -735,11 +743,11 @@ void element_rgb(const std::string& frame_name, int stride_extra, const std::str
   REQUIRE_MANIFEST();
   const Frame& f = frame(frame_name);
   ASSERT_FALSE(f.rgb.empty()) << "frame " << frame_name;
-  TA_REQUIRE_FIXTURE(model, manifest()["models"][model_key]["file"].get<std::string>());
+  TA_REQUIRE_FIXTURE(model, jv(jv(jv(manifest(), "models"), model_key), "file").get<std::string>());
   std::vector<uint8_t> pushed;
   const GstClockTime pts = 5 * GST_SECOND;
   GstBuffer* b = rgb_buffer(f, stride_extra ? 3 * f.width + stride_extra : 0, &pushed, pts);
-  const std::string p = (manifest()["models"][model_key]["kind"] == "torchscript" ? "model-location=" : "weights-location=") +
+  const std::string p = (jv(jv(manifest(), "models"), model_key)["kind"] == "torchscript" ? "model-location=" : "weights-location=") +
                         quoted(model) + " device=cpu " + props;
   std::vector<GstBuffer*> out = run_element(rgb_caps(f), p, {b});
   if (out.size() == 1)
@@ -760,7 +768,7 @@ TEST(Element, TenClassesNumClasses) { element_rgb("640x480", 0, "resnet50_10clas
 // A YUV frame with its colorimetry in the caps against videoconvert -> RGB -> torchvision.
 void element_yuv(const std::string& name) {
   REQUIRE_MANIFEST();
-  const json* y = find_by(manifest()["yuv"], "name", name);
+  const json* y = find_by(jv(manifest(), "yuv"), "name", name);
   if (!y) GTEST_SKIP() << "no YUV fixture " << name << " (gst-launch-1.0 missing when the fixtures were made?)";
   TA_REQUIRE_FIXTURE(model, "resnet50_seeded.pth");
   const std::vector<uint8_t> bytes = read_bytes((*y)["file"]);
