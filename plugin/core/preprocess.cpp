@@ -105,6 +105,46 @@ Taps make_taps(int offset, int n, int in_size, int resized, bool antialias) {
   return t;
 }
 
+// Taps of a 4:2:0 chroma plane (`in_c` samples, each sited at the centre of its two luma
+// samples: chroma-site=jpeg) for the output grid of `luma`: the luma taps applied to the
+// chroma upsampled linearly to luma resolution, which is what converting at full size
+// (videoconvert's linear chroma resampler) and then resizing computes. Resampling the chroma
+// plane on its own would both filter it differently and, for odd sizes, misplace it (the
+// plane spans w + 1 luma samples, not w).
+Taps chroma_taps(const Taps& luma, int in_c) {
+  Taps t;
+  t.n = luma.n;
+  t.first.assign(t.n, 0);
+  t.count.assign(t.n, 0);
+  t.stride = luma.stride / 2 + 3;
+  t.w.assign((size_t)t.n * t.stride, 0.f);
+  for (int i = 0; i < t.n; i++) {
+    if (!luma.count[i]) continue;
+    const float* lw = &luma.w[(size_t)i * luma.stride];
+    // chroma coordinate of luma sample j: (j + 0.5) / 2 - 0.5, clamped to the plane
+    auto lo_of = [&](int j) { return std::max(0, (int)std::floor((j + 0.5f) * 0.5f - 0.5f)); };
+    const int first = lo_of(luma.first[i]);
+    float* w = &t.w[(size_t)i * t.stride];
+    int last = first;
+    for (int k = 0; k < luma.count[i]; k++) {
+      const int j = luma.first[i] + k;
+      float c = (j + 0.5f) * 0.5f - 0.5f;
+      c = std::min(std::max(c, 0.f), (float)(in_c - 1));
+      const int c0 = (int)std::floor(c);
+      const float f = c - c0;
+      w[c0 - first] += lw[k] * (1.f - f);
+      last = std::max(last, c0);
+      if (f > 0.f) {
+        w[c0 + 1 - first] += lw[k] * f;
+        last = std::max(last, c0 + 1);
+      }
+    }
+    t.first[i] = first;
+    t.count[i] = last - first + 1;
+  }
+  return t;
+}
+
 // Resamples `nch` interleaved 8-bit channels of one plane onto the output grid.
 // out[c] receives n_rows x n_cols floats in 0..255 (0 where the grid is padding).
 void resample_plane(const uint8_t* base, int stride, int pixel_bytes, int nch, const int* chan_off,
@@ -197,8 +237,8 @@ void preprocess(const FrameView& f, const PreprocessConfig& cfg, float* out) {
     float* uv[2] = {chroma.data(), chroma.data() + plane};
     const Taps rows = make_taps(g.offset_y, g.out_h, f.height, g.resized_h, cfg.antialias);
     const Taps cols = make_taps(g.offset_x, g.out_w, f.width, g.resized_w, cfg.antialias);
-    const Taps crows = make_taps(g.offset_y, g.out_h, ch, g.resized_h, cfg.antialias);
-    const Taps ccols = make_taps(g.offset_x, g.out_w, cw, g.resized_w, cfg.antialias);
+    const Taps crows = chroma_taps(rows, ch);
+    const Taps ccols = chroma_taps(cols, cw);
     const int zero = 0, uv_off[2] = {0, 1};
     float* yout[1] = {rgb[0]};
     resample_plane(f.planes[0], f.strides[0], 1, 1, &zero, rows, cols, yout);

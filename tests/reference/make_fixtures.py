@@ -9,10 +9,11 @@ I420/NV12 made by GStreamer's videoconvert, and torchvision's own results on the
 input tensors, softmax scores, top-5). manifest.json, written last, describes every file; the
 C++ tests read it (tests/reference/README.md explains each fixture and each test).
 
-Nothing here comes from our own code: the references are torchvision (PIL path) and
+Nothing here comes from our own code: the references are torchvision (PIL path), an exact
+float64 YUV -> RGB conversion (GStreamer's matrix definitions) and
 GStreamer's videoconvert. A DIR whose manifest.json records the sha256 of this script and the
 same torch / torchvision / Pillow / NumPy versions is reused as it is (only the stamp is
-touched), so the fixtures cost their ~30-40 s once per build directory.
+touched), so the fixtures cost their 10-40 s (2 cores) once per build directory.
 """
 
 import argparse
@@ -97,17 +98,21 @@ VARIANTS = [
      "((224 - size) // 2) on black, ToTensor(), Normalize(imagenet)"),
 ]
 
-# YUV cases: (format, colorimetry, frame). Colorimetry strings as GStreamer writes them:
-# bt709 = 2:3:5:1 (limited), bt601 = 2:4:5:4 (limited), jpeg = 1:4:0:0 (BT.601 full range).
-COLORIMETRY = {"bt709": ("BT709", False), "bt601": ("BT601", False), "jpeg": ("BT601", True)}
+# YUV cases: (format, colorimetry name, frame). COLORIMETRY: name -> (the caps string,
+# matrix, full range). bt709 = 2:3:5:1 and bt601 = 2:4:5:4 are limited range; full-range
+# BT.601 (JPEG) is "1:4:0:0": GStreamer 1.22 has no name for it, and an unparsable string
+# such as "jpeg" silently gives the default (limited) colorimetry in videoconvert.
+COLORIMETRY = {"bt709": ("bt709", "BT709", False), "bt601": ("bt601", "BT601", False),
+               "bt601full": ("1:4:0:0", "BT601", True)}
+KR_KB = {"BT601": (0.299, 0.114), "BT709": (0.2126, 0.0722)}
 YUV_CASES = [
     ("I420", "bt709", "640x480"),
     ("NV12", "bt709", "640x480"),
     ("I420", "bt601", "640x480"),
-    ("NV12", "jpeg", "640x480"),
+    ("NV12", "bt601full", "640x480"),
     ("I420", "bt709", "333x251"),
     ("NV12", "bt709", "333x251"),
-    ("I420", "jpeg", "333x251"),
+    ("I420", "bt601full", "333x251"),
 ]
 
 
@@ -400,12 +405,13 @@ def gst_launch(desc):
 
 
 def rgb_to_yuv(rgb, fmt, colorimetry, out_path, tmp):
-    """videoconvert RGB -> fmt with the caps' colorimetry, and back to RGB with the same caps."""
+    """videoconvert RGB -> fmt with the caps' colorimetry (chroma sited at the centre, as
+    chroma-site=jpeg), and back to RGB with the same caps."""
     h, w, _ = rgb.shape
     src = os.path.join(tmp, "in.rgb")
     pad_rgb(rgb).tofile(src)
     gst_launch("filesrc location=%s ! rawvideoparse format=rgb width=%d height=%d framerate=1/1 "
-               "! videoconvert ! video/x-raw,format=%s,colorimetry=%s ! filesink location=%s"
+               "! videoconvert ! video/x-raw,format=%s,colorimetry=%s,chroma-site=jpeg ! filesink location=%s"
                % (src, w, h, fmt, colorimetry, out_path))
     offsets, strides, size = gst_layout(fmt, w, h)
     got = os.path.getsize(out_path)
@@ -413,11 +419,45 @@ def rgb_to_yuv(rgb, fmt, colorimetry, out_path, tmp):
         raise RuntimeError("%s: %d bytes, expected %d (GStreamer's default %s layout)" % (out_path, got, size, fmt))
     back = os.path.join(tmp, "back.rgb")
     gst_launch("filesrc location=%s ! rawvideoparse format=%s width=%d height=%d framerate=1/1 "
-               "colorimetry=%s ! videoconvert ! video/x-raw,format=RGB ! filesink location=%s"
-               % (out_path, fmt.lower(), w, h, colorimetry, back))
+               "colorimetry=%s ! video/x-raw,chroma-site=jpeg ! videoconvert ! video/x-raw,format=RGB "
+               "! filesink location=%s" % (out_path, fmt.lower(), w, h, colorimetry, back))
     with open(back, "rb") as f:
         rgb_back = unpad_rgb(f.read(), w, h)
     return offsets, strides, size, rgb_back
+
+
+def yuv_planes(buf, fmt, w, h, offsets, strides):
+    """Y, U, V as float64 arrays (chroma ceil(w/2) x ceil(h/2))."""
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    b = np.frombuffer(buf, np.uint8)
+    y = b[offsets[0]:offsets[0] + strides[0] * h].reshape(h, strides[0])[:, :w]
+    if fmt == "I420":
+        u = b[offsets[1]:offsets[1] + strides[1] * ch].reshape(ch, strides[1])[:, :cw]
+        v = b[offsets[2]:offsets[2] + strides[2] * ch].reshape(ch, strides[2])[:, :cw]
+    else:
+        uv = b[offsets[1]:offsets[1] + strides[1] * ch].reshape(ch, strides[1])[:, :2 * cw]
+        u, v = uv[:, 0::2], uv[:, 1::2]
+    return [np.asarray(p, np.float64) for p in (y, u, v)]
+
+
+def yuv_to_rgb_exact(buf, fmt, w, h, offsets, strides, matrix, full_range):
+    """The exact conversion, as GStreamer's video-color.c defines it: chroma upsampled
+    linearly with centred siting (chroma-site=jpeg; bilinear, align_corners=False, edges
+    clamped), the matrix in float64 (Kr, Kb; limited range: Y 16..235, chroma 16..240),
+    rounded to uint8. videoconvert's 8-bit integer paths in GStreamer 1.22 come out about
+    2 code values darker than this (Y=235 gives 253, Y=128 gives 128 instead of 130)."""
+    y, u, v = yuv_planes(buf, fmt, w, h, offsets, strides)
+    up = lambda c: torch.nn.functional.interpolate(torch.from_numpy(c)[None, None], scale_factor=2, mode="bilinear",
+                                                   align_corners=False)[0, 0, :h, :w].numpy()
+    u, v = up(u) - 128.0, up(v) - 128.0
+    kr, kb = KR_KB[matrix]
+    kg = 1.0 - kr - kb
+    ys, yo, cs = (1.0, 0.0, 1.0) if full_range else (255.0 / 219.0, 16.0, 255.0 / 224.0)
+    yy = ys * (y - yo)
+    r = yy + 2 * (1 - kr) * cs * v
+    g = yy - 2 * kb * (1 - kb) / kg * cs * u - 2 * kr * (1 - kr) / kg * cs * v
+    b = yy + 2 * (1 - kb) * cs * u
+    return np.clip(np.rint(np.stack([r, g, b], axis=-1)), 0, 255).astype(np.uint8)
 
 
 # ---- main -------------------------------------------------------------------------------------
@@ -521,22 +561,35 @@ def main():
     yuv_inputs = {}
     if shutil.which("gst-launch-1.0"):
         with tempfile.TemporaryDirectory() as tmp:
-            for fmt, colorimetry, fr in YUV_CASES:
-                name = "%s_%s_%s" % (fmt.lower(), colorimetry, fr)
+            for fmt, cname, fr in YUV_CASES:
+                colorimetry, matrix, full = COLORIMETRY[cname]
+                name = "%s_%s_%s" % (fmt.lower(), cname, fr)
                 yfn = "yuv_%s.%s" % (name, fmt.lower())
                 offsets, strides, size, back = rgb_to_yuv(rgb[fr], fmt, colorimetry, path(yfn), tmp)
+                h, w = back.shape[:2]
                 bfn = "yuvrgb_%s.rgb" % name
                 back.tofile(path(bfn))
-                matrix, full = COLORIMETRY[colorimetry]
-                w, h = back.shape[1], back.shape[0]
-                yuv_inputs[name] = add_ref(
+                with open(os.path.join(out, yfn), "rb") as f:
+                    exact = yuv_to_rgb_exact(f.read(), fmt, w, h, offsets, strides, matrix, full)
+                efn = "yuvexact_%s.rgb" % name
+                exact.tofile(path(efn))
+                yuv_inputs["yuv_" + name] = add_ref(
                     "yuv_" + name, fr, default,
                     "videoconvert %s -> RGB (colorimetry=%s), then Resize(256), CenterCrop(224), "
                     "ToTensor(), Normalize(imagenet) on PIL" % (fmt, colorimetry), back)
+                yuv_inputs["yuvexact_" + name] = add_ref(
+                    "yuvexact_" + name, fr, default,
+                    "exact %s -> RGB (%s, %s range, centred linear chroma upsampling, rounded), then "
+                    "Resize(256), CenterCrop(224), ToTensor(), Normalize(imagenet) on PIL"
+                    % (fmt, matrix, "full" if full else "limited"), exact)
                 man["yuv"].append({"name": name, "frame": fr, "file": yfn, "format": fmt, "width": w,
-                                   "height": h, "colorimetry": colorimetry, "matrix": matrix,
-                                   "full_range": full, "offsets": offsets, "strides": strides,
-                                   "size": size, "rgb_file": bfn, "ref": "yuv_" + name})
+                                   "height": h, "colorimetry": colorimetry, "chroma_site": "jpeg",
+                                   "matrix": matrix, "full_range": full, "offsets": offsets,
+                                   "strides": strides, "size": size,
+                                   "rgb_file": bfn, "ref": "yuv_" + name,
+                                   "rgb_exact_file": efn, "ref_exact": "yuvexact_" + name,
+                                   "videoconvert_minus_exact_levels": float(
+                                       (back.astype(np.float64) - exact).mean())})
     else:
         man["yuv_skipped"] = "gst-launch-1.0 not found"
         log("gst-launch-1.0 not found: no YUV fixtures")
@@ -577,7 +630,7 @@ def main():
                                         "architecture": "resnet50", "num_classes": 1000}
     s50 = record("resnet50_seeded", r50, X, ["default_" + n for n in names], "frames")
     if XY is not None:
-        record("resnet50_seeded", r50, XY, ["yuv_" + n for n in yuv_names], "yuv")
+        record("resnet50_seeded", r50, XY, yuv_names, "yuv")
     s50f = softmax_scores(r50, Xf)
     checks.append(("resnet50_seeded", s50, s50f))
 
@@ -596,7 +649,7 @@ def main():
                                          "architecture": "resnet50", "num_classes": 10}
     s10 = record("resnet50_10class", r50_10, X, ["default_" + n for n in names], "frames")
     if XY is not None:
-        record("resnet50_10class", r50_10, XY, ["yuv_" + n for n in yuv_names], "yuv")
+        record("resnet50_10class", r50_10, XY, yuv_names, "yuv")
     checks.append(("resnet50_10class", s10, softmax_scores(r50_10, Xf)))
     del r50_10
     timings["resnet50 models"] = time.time() - t

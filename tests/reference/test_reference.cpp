@@ -229,6 +229,7 @@ std::vector<uint8_t> repack(const Frame& f, GstVideoFormat fmt, int stride) {
 struct PreCase {
   std::string name;
 };
+void PrintTo(const PreCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<PreCase> rgb_cases() {
   std::vector<PreCase> v;
@@ -236,7 +237,7 @@ std::vector<PreCase> rgb_cases() {
   if (jv(m, "preprocess").is_array())
     for (const auto& e : m["preprocess"]) {
       const std::string n = e["name"];
-      if (n.rfind("yuv_", 0) != 0) v.push_back({n});
+      if (n.rfind("yuv", 0) != 0) v.push_back({n});  // yuv_*, yuvexact_*: the YUV tests' references
     }
   if (v.empty()) v.push_back({"fixtures_missing"});
   return v;
@@ -313,6 +314,7 @@ INSTANTIATE_TEST_SUITE_P(Reference, Preprocess, ::testing::ValuesIn(rgb_cases())
 struct YuvCase {
   std::string name;
 };
+void PrintTo(const YuvCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<YuvCase> yuv_cases() {
   std::vector<YuvCase> v;
@@ -362,40 +364,45 @@ TEST_P(Yuv, LayoutIsGStreamers) {
   EXPECT_EQ(c.matrix == GST_VIDEO_COLOR_MATRIX_BT709, (*y)["matrix"] == "BT709");
 }
 
-// An I420/NV12 frame through ta::preprocess against videoconvert -> RGB -> torchvision.
-TEST_P(Yuv, MatchesVideoconvertThenTorchvision) {
+// An I420/NV12 frame through ta::preprocess against torchvision on the same frame converted
+// to RGB. Two conversions are measured:
+//  - exact: GStreamer's definition of the matrix and range (video-color.c) evaluated in
+//    float64 with centred linear chroma upsampling, rounded to uint8 (make_fixtures.py,
+//    yuv_to_rgb_exact). The tolerance applies to this one.
+//  - videoconvert (GStreamer 1.22's own YUV -> RGB): printed, not enforced. Its 8-bit
+//    integer path is about 2 code values too dark on limited-range input (Y=235 -> 253,
+//    Y=128 -> 128 instead of 130; the manifest records the mean offset per frame), which
+//    alone is ~0.04 in normalized units, twice the tolerance. See README.md.
+TEST_P(Yuv, MatchesExactConversionThenTorchvision) {
   REQUIRE_MANIFEST();
   const json* y = find_by(jv(manifest(), "yuv"), "name", GetParam().name);
   ASSERT_TRUE(y);
-  const json* r = find_by(jv(manifest(), "preprocess"), "name", (*y)["ref"].get<std::string>());
-  ASSERT_TRUE(r);
+  const json* rx = find_by(jv(manifest(), "preprocess"), "name", (*y)["ref_exact"].get<std::string>());
+  const json* rv = find_by(jv(manifest(), "preprocess"), "name", (*y)["ref"].get<std::string>());
+  ASSERT_TRUE(rx && rv);
   const std::vector<uint8_t> bytes = read_bytes((*y)["file"]);
   ASSERT_EQ(bytes.size(), (*y)["size"].get<size_t>());
-  const ta::PreprocessConfig cfg = config_from((*r)["config"]);
-  const std::vector<float> ref = read_f32((*r)["file"]);
-  ASSERT_EQ(ref.size(), (size_t)3 * cfg.crop_size * cfg.crop_size);
+  const ta::PreprocessConfig cfg = config_from((*rx)["config"]);
+  const size_t n = (size_t)3 * cfg.crop_size * cfg.crop_size;
+  const std::vector<float> ref_exact = read_f32((*rx)["file"]);
+  const std::vector<float> ref_vc = read_f32((*rv)["file"]);
+  ASSERT_EQ(ref_exact.size(), n);
+  ASSERT_EQ(ref_vc.size(), n);
   const ta::FrameView v = yuv_view(*y, bytes);
   const std::vector<float> ours = run_core(v, cfg);
-  const Diff d = diff(ours.data(), ref.data(), ref.size());
-
-  // For scale: the RGB original through the core against the same reference (what the
-  // YUV round trip itself costs), and our YUV result against the original's reference.
-  const Frame& f = frame((*y)["frame"]);
-  const json* orig = find_by(jv(manifest(), "preprocess"), "name", "default_" + f.name);
-  std::string scale;
-  if (orig && !f.rgb.empty()) {
-    const std::vector<float> oref = read_f32((*orig)["file"]);
-    const Diff rt = diff(oref.data(), ref.data(), ref.size());
-    char b[160];
-    std::snprintf(b, sizeof b, "  (round trip itself: rgb-ref vs yuv-ref max %.4f mean %.4f)", rt.max, rt.mean);
-    scale = b;
-  }
-  std::printf("[ref] yuv        %-22s %s %s range=%s  max %.5f mean %.5f%s\n", GetParam().name.c_str(),
-              (*y)["format"].get<std::string>().c_str(), (*y)["matrix"].get<std::string>().c_str(),
-              (*y)["full_range"].get<bool>() ? "full" : "limited", d.max, d.mean, scale.c_str());
-  record("max_abs_diff", d.max);
-  record("mean_abs_diff", d.mean);
-  EXPECT_LE(d.mean, kYuvMeanAbs) << where(d, ours.data(), ref.data(), cfg.crop_size);
+  const Diff dx = diff(ours.data(), ref_exact.data(), n);
+  const Diff dv = diff(ours.data(), ref_vc.data(), n);
+  const Diff refs = diff(ref_exact.data(), ref_vc.data(), n);
+  std::printf("[ref] yuv        %-22s %s %s %-7s vs exact: max %.4f mean %.4f | vs videoconvert: max %.4f mean %.4f "
+              "| exact vs videoconvert refs: mean %.4f (videoconvert RGB %+.2f levels)\n",
+              GetParam().name.c_str(), (*y)["format"].get<std::string>().c_str(),
+              (*y)["matrix"].get<std::string>().c_str(), (*y)["full_range"].get<bool>() ? "full" : "limited", dx.max,
+              dx.mean, dv.max, dv.mean, refs.mean, (*y)["videoconvert_minus_exact_levels"].get<double>());
+  record("max_abs_diff_exact", dx.max);
+  record("mean_abs_diff_exact", dx.mean);
+  record("max_abs_diff_videoconvert", dv.max);
+  record("mean_abs_diff_videoconvert", dv.mean);
+  EXPECT_LE(dx.mean, kYuvMeanAbs) << where(dx, ours.data(), ref_exact.data(), cfg.crop_size);
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, Yuv, ::testing::ValuesIn(yuv_cases()),
@@ -765,7 +772,29 @@ TEST(Element, ResNet50Rgb1280x720VideoMetaStride) { element_rgb("1280x720", 64, 
 TEST(Element, TorchScriptModelLocation) { element_rgb("640x480", 0, "resnet50_seeded_ts", "", true); }
 TEST(Element, TenClassesNumClasses) { element_rgb("640x480", 0, "resnet50_10class", "num-classes=10", false); }
 
-// A YUV frame with its colorimetry in the caps against videoconvert -> RGB -> torchvision.
+// How the meta compares with another torchvision result, for the log only.
+std::string compare_info(GstBuffer* b, const std::string& model, const std::string& input) {
+  const GstTorchClassificationMeta* m = gst_buffer_get_torch_classification_meta(b);
+  const json* r = result(model, input);
+  if (!m || !r || !m->n_labels) return "n/a";
+  const auto ids = (*r)["top5_ids"].get<std::vector<int>>();
+  const auto sc = (*r)["top5_scores"].get<std::vector<double>>();
+  double worst = 0;
+  int same = 0;
+  for (size_t k = 0; k < ids.size() && k < m->n_labels; k++) {
+    if (m->labels[k].class_id != ids[k]) continue;
+    same++;
+    worst = std::max(worst, std::fabs(m->labels[k].score - sc[k]));
+  }
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "top-1 %s, %d/5 ranks equal, max |score diff| %.2e",
+                m->labels[0].class_id == ids[0] ? "equal" : "DIFFERENT", same, worst);
+  return buf;
+}
+
+// A YUV frame with its colorimetry in the caps against the exact conversion of that frame
+// to RGB followed by torchvision (enforced: same top-1, scores within 1e-2), and against
+// videoconvert -> RGB -> torchvision (printed; see MatchesExactConversionThenTorchvision).
 void element_yuv(const std::string& name) {
   REQUIRE_MANIFEST();
   const json* y = find_by(jv(manifest(), "yuv"), "name", name);
@@ -776,18 +805,29 @@ void element_yuv(const std::string& name) {
   const int w = (*y)["width"], h = (*y)["height"];
   const std::string caps = "video/x-raw,format=" + (*y)["format"].get<std::string>() + ",width=" + std::to_string(w) +
                            ",height=" + std::to_string(h) + ",framerate=30/1,colorimetry=" +
-                           (*y)["colorimetry"].get<std::string>();
+                           (*y)["colorimetry"].get<std::string>() + ",chroma-site=jpeg";
   const GstClockTime pts = 7 * GST_SECOND;
   std::vector<GstBuffer*> out =
       run_element(caps, "weights-location=" + quoted(model) + " device=cpu", {make_buffer(bytes, pts)});
-  if (out.size() == 1)
-    check_output(out[0], bytes, pts, {"resnet50_seeded", (*y)["ref"], kYuvScoreAbs, false, w, h, true},
-                 (*y)["format"].get<std::string>() + " " + (*y)["colorimetry"].get<std::string>() + " " +
-                     std::to_string(w) + "x" + std::to_string(h));
+  if (out.size() == 1) {
+    const std::string what = (*y)["format"].get<std::string>() + " " + (*y)["colorimetry"].get<std::string>() + " " +
+                             std::to_string(w) + "x" + std::to_string(h);
+    check_output(out[0], bytes, pts, {"resnet50_seeded", (*y)["ref_exact"], kYuvScoreAbs, false, w, h, true},
+                 what + " vs exact");
+    std::printf("[ref] element    %-22s %-26s vs videoconvert->torchvision (scores not enforced): %s\n",
+                "resnet50_seeded", what.c_str(), compare_info(out[0], "resnet50_seeded", (*y)["ref"]).c_str());
+    // The class a user of `videoconvert ! torchclassify` gets is the same.
+    const json* vc = result("resnet50_seeded", (*y)["ref"]);
+    const GstTorchClassificationMeta* m = gst_buffer_get_torch_classification_meta(out[0]);
+    ASSERT_TRUE(vc && m && m->n_labels);
+    EXPECT_EQ(m->labels[0].class_id, (*vc)["top5_ids"][0].get<int>()) << what << ": top-1 differs from videoconvert's";
+  }
   for (auto* o : out) gst_buffer_unref(o);
 }
 
 TEST(Element, ResNet50I420Bt709) { element_yuv("i420_bt709_640x480"); }
-TEST(Element, ResNet50Nv12JpegFullRange) { element_yuv("nv12_jpeg_640x480"); }
+TEST(Element, ResNet50Nv12Bt601FullRange) { element_yuv("nv12_bt601full_640x480"); }
+// Odd size: chroma planes of ceil(w/2) x ceil(h/2).
+TEST(Element, ResNet50I420Bt709OddSize) { element_yuv("i420_bt709_333x251"); }
 
 }  // namespace
