@@ -30,12 +30,15 @@
 #include <gst/video/video.h>
 
 #include <array>
+#include <atomic>
 #include <cmath>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gsttorchclassificationmeta.h"
+#include "engine.h"
 #include "labels.h"
 #include "model.h"
 #include "preprocess.h"
@@ -63,6 +66,11 @@ enum {
   PROP_THRESHOLD,
   PROP_ACTIVATION,
   PROP_POST_MESSAGES,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
+  PROP_INTERVAL,
+  PROP_MODE,
+  PROP_MODEL_INSTANCE_ID,
 };
 
 #define DEFAULT_ARCHITECTURE GST_TORCH_ARCHITECTURE_RESNET50
@@ -78,6 +86,10 @@ enum {
 #define DEFAULT_THRESHOLD 0.0
 #define DEFAULT_ACTIVATION GST_TORCH_ACTIVATION_SOFTMAX
 #define DEFAULT_POST_MESSAGES FALSE
+#define DEFAULT_BATCH_SIZE 1
+#define DEFAULT_BATCH_TIMEOUT 0
+#define DEFAULT_INTERVAL 1
+#define DEFAULT_MODE GST_TORCH_MODE_AUTO
 
 static const double kDefaultMean[3] = { 0.485, 0.456, 0.406 };
 static const double kDefaultStd[3] = { 0.229, 0.224, 0.225 };
@@ -110,9 +122,40 @@ struct GstTorchClassifyPrivate {
   gdouble threshold = DEFAULT_THRESHOLD;
   GstTorchActivation activation = DEFAULT_ACTIVATION;
   gboolean post_messages = DEFAULT_POST_MESSAGES;
+  gint batch_size = DEFAULT_BATCH_SIZE;
+  gint batch_timeout = DEFAULT_BATCH_TIMEOUT;
+  gint interval = DEFAULT_INTERVAL;
+  GstTorchMode mode = DEFAULT_MODE;
+  std::string model_instance_id;
 
   /* streaming state, set in start() and set_caps(), used by the streaming thread */
-  std::unique_ptr<ta::Model> model;
+  std::shared_ptr<ta::Engine> engine;
+  std::string model_name;
+  int run_batch_size = 1;
+  int run_interval = 1;
+  GstTorchMode run_mode = DEFAULT_MODE;
+  bool live = false;            /* the resolved mode: live, or sync */
+  bool mode_resolved = false;
+  guint64 frame_index = 0;      /* frames since start or the last flush */
+
+  /* sync mode: buffers wait here, in order, for their results */
+  struct Pending {
+    GstBuffer *buf;
+    std::shared_ptr<ta::Ticket> ticket;
+    GstClockTime source_pts;    /* GST_CLOCK_TIME_NONE: the result is this buffer's own */
+  };
+  std::deque<Pending> pending;
+  int pending_own = 0;          /* entries with a ticket of their own */
+  std::shared_ptr<ta::Ticket> last_ticket;
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+  std::atomic<bool> flushing { false };
+
+  /* live mode: the frame in the model, and the newest finished result */
+  std::shared_ptr<ta::Ticket> live_ticket;
+  GstClockTime live_ticket_pts = GST_CLOCK_TIME_NONE;
+  std::vector<float> latest_logits;
+  GstClockTime latest_pts = GST_CLOCK_TIME_NONE;
+
   std::vector<std::string> labels;
   ta::PreprocessConfig pre;
   ta::Activation act = ta::Activation::Softmax;
@@ -207,6 +250,24 @@ gst_torch_activation_get_type (void)
   return type;
 }
 
+GType
+gst_torch_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_TORCH_MODE_AUTO, "live when the upstream is live, else sync", "auto"},
+    {GST_TORCH_MODE_SYNC, "Every frame waits for its own result (files)", "sync"},
+    {GST_TORCH_MODE_LIVE,
+        "Frames never wait: each gets the newest finished result (cameras)", "live"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstTorchMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 /* ---- properties ---------------------------------------------------------- */
 
 static void
@@ -271,6 +332,11 @@ gst_torch_classify_set_property (GObject * object, guint prop_id, const GValue *
     case PROP_THRESHOLD: p->threshold = g_value_get_double (value); break;
     case PROP_ACTIVATION: p->activation = (GstTorchActivation) g_value_get_enum (value); break;
     case PROP_POST_MESSAGES: p->post_messages = g_value_get_boolean (value); break;
+    case PROP_BATCH_SIZE: p->batch_size = g_value_get_int (value); break;
+    case PROP_BATCH_TIMEOUT: p->batch_timeout = g_value_get_int (value); break;
+    case PROP_INTERVAL: p->interval = g_value_get_int (value); break;
+    case PROP_MODE: p->mode = (GstTorchMode) g_value_get_enum (value); break;
+    case PROP_MODEL_INSTANCE_ID: set_string (p->model_instance_id, value); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -311,6 +377,13 @@ gst_torch_classify_get_property (GObject * object, guint prop_id, GValue * value
     case PROP_THRESHOLD: g_value_set_double (value, p->threshold); break;
     case PROP_ACTIVATION: g_value_set_enum (value, p->activation); break;
     case PROP_POST_MESSAGES: g_value_set_boolean (value, p->post_messages); break;
+    case PROP_BATCH_SIZE: g_value_set_int (value, p->batch_size); break;
+    case PROP_BATCH_TIMEOUT: g_value_set_int (value, p->batch_timeout); break;
+    case PROP_INTERVAL: g_value_set_int (value, p->interval); break;
+    case PROP_MODE: g_value_set_enum (value, p->mode); break;
+    case PROP_MODEL_INSTANCE_ID:
+      g_value_set_string (value, p->model_instance_id.empty () ? NULL : p->model_instance_id.c_str ());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -364,7 +437,8 @@ architecture_name (GstTorchArchitecture a)
 
 /* Reads the properties into the configurations of the core; throws ta::Error. */
 static void
-snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, std::string * labels_location)
+snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, ta::EngineOptions * eo,
+    std::string * instance_id, std::string * labels_location)
 {
   GstTorchClassifyPrivate *p = self->priv;
 
@@ -386,6 +460,12 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, std::string * la
   p->run_top_k = p->top_k;
   p->run_threshold = (float) p->threshold;
   p->run_post_messages = p->post_messages;
+  eo->batch_size = p->batch_size;
+  eo->batch_timeout_ms = p->batch_timeout;
+  *instance_id = p->model_instance_id;
+  p->run_batch_size = p->batch_size;
+  p->run_interval = p->interval;
+  p->run_mode = p->mode;
   GST_OBJECT_UNLOCK (self);
 
   mc->input_size = p->pre.crop_size;
@@ -404,6 +484,8 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, std::string * la
     throw ta::Error (ta::ErrorKind::Settings, bad);
 }
 
+static void clear_pending (GstTorchClassifyPrivate * p);
+
 static gboolean
 gst_torch_classify_start (GstBaseTransform * trans)
 {
@@ -412,27 +494,32 @@ gst_torch_classify_start (GstBaseTransform * trans)
 
   try {
     ta::ModelConfig mc;
-    std::string labels_location;
-    snapshot_config (self, &mc, &labels_location);
+    ta::EngineOptions eo;
+    std::string instance_id, labels_location;
+    snapshot_config (self, &mc, &eo, &instance_id, &labels_location);
 
     ta::LoadReport report;
-    p->model = ta::Model::load (mc, &report);
+    p->engine = ta::Engine::acquire (instance_id, mc, eo, &report);
+    ta::Model & model = p->engine->model ();
     for (const auto &s : report.infos)
       GST_INFO_OBJECT (self, "%s", s.c_str ());
     for (const auto &s : report.warnings)
       GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", s.c_str ()), (NULL));
-    p->labels = ta::default_or_file_labels (labels_location, p->model->num_classes ());
-    GST_INFO_OBJECT (self, "loaded %s (%d classes) from %s on %s, %s", p->model->name ().c_str (),
-        p->model->num_classes (), report.source.c_str (), p->model->device ().c_str (),
-        ta::precision_name (p->model->precision ()));
-    p->input.assign ((size_t) 3 * p->pre.crop_size * p->pre.crop_size, 0.f);
+    p->labels = ta::default_or_file_labels (labels_location, model.num_classes ());
+    p->model_name = model.name ();
+    GST_INFO_OBJECT (self, "%s (%d classes) from %s on %s, %s, batch %d", p->model_name.c_str (),
+        model.num_classes (), report.source.c_str (), model.device ().c_str (),
+        ta::precision_name (model.precision ()), p->run_batch_size);
+    p->mode_resolved = false;
+    p->frame_index = 0;
+    p->flushing = false;
     return TRUE;
   } catch (const ta::Error & e) {
     post_core_error (self, e);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not start the classifier."), ("%s", e.what ()));
   }
-  p->model.reset ();
+  p->engine.reset ();
   return FALSE;
 }
 
@@ -442,10 +529,10 @@ gst_torch_classify_stop (GstBaseTransform * trans)
   GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
   GstTorchClassifyPrivate *p = self->priv;
 
-  p->model.reset ();
+  clear_pending (p);
+  /* The engine (and its model) goes when the last element using it lets go. */
+  p->engine.reset ();
   p->labels.clear ();
-  p->input.clear ();
-  p->input.shrink_to_fit ();
   p->have_info = false;
   return TRUE;
 }
@@ -505,7 +592,7 @@ frame_view_from (const GstVideoFrame * f, ta::FrameView * v)
 }
 
 static void
-post_result_message (GstTorchClassify * self, GstBuffer * buf, const std::string & model,
+post_result_message (GstTorchClassify * self, GstBuffer * buf, GstClockTime source_pts,
     const std::vector<ta::Prediction> & preds)
 {
   GstTorchClassifyPrivate *p = self->priv;
@@ -533,64 +620,249 @@ post_result_message (GstTorchClassify * self, GstBuffer * buf, const std::string
       "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts),
       "running-time", G_TYPE_UINT64, gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts),
       "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
-      "model", G_TYPE_STRING, model.c_str (), NULL);
+      "model", G_TYPE_STRING, p->model_name.c_str (), NULL);
+  if (GST_CLOCK_TIME_IS_VALID (source_pts))
+    gst_structure_set (s, "source-pts", G_TYPE_UINT64, source_pts, NULL);
   gst_structure_take_value (s, "class-ids", &ids);
   gst_structure_take_value (s, "labels", &labels);
   gst_structure_take_value (s, "scores", &scores);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
-static GstFlowReturn
-gst_torch_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+/* The normalized model input of one buffer. Throws ta::Error (Stream). */
+static std::vector<float>
+preprocess_buffer (GstTorchClassify * self, GstBuffer * buf)
 {
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
   GstTorchClassifyPrivate *p = self->priv;
   GstVideoFrame frame;
 
-  if (!p->have_info || !p->model) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps or no model before the first buffer."), (NULL));
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("A buffer of %" G_GSIZE_FORMAT " bytes is smaller than its caps say (%" G_GSIZE_FORMAT
-            " bytes for %dx%d %s): fix the element upstream.", gst_buffer_get_size (buf),
-            GST_VIDEO_INFO_SIZE (&p->info), GST_VIDEO_INFO_WIDTH (&p->info),
-            GST_VIDEO_INFO_HEIGHT (&p->info), GST_VIDEO_INFO_NAME (&p->info)), (NULL));
-    return GST_FLOW_ERROR;
-  }
-
-  bool mapped = true;
+  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ))
+    throw ta::Error (ta::ErrorKind::Stream, "A buffer of " + std::to_string (gst_buffer_get_size (buf)) +
+        " bytes is smaller than its caps say (" + std::to_string (GST_VIDEO_INFO_SIZE (&p->info)) +
+        " bytes for " + std::to_string (GST_VIDEO_INFO_WIDTH (&p->info)) + "x" +
+        std::to_string (GST_VIDEO_INFO_HEIGHT (&p->info)) + " " + GST_VIDEO_INFO_NAME (&p->info) +
+        "): fix the element upstream.");
+  std::vector<float> input ((size_t) 3 * p->pre.crop_size * p->pre.crop_size);
   try {
     ta::FrameView view;
     frame_view_from (&frame, &view);
-    ta::preprocess (view, p->pre, p->input.data ());
+    ta::preprocess (view, p->pre, input.data ());
+  } catch (const std::invalid_argument & e) {
     gst_video_frame_unmap (&frame);
-    mapped = false;
+    throw ta::Error (ta::ErrorKind::Stream, "A frame could not be read.", e.what ());
+  }
+  gst_video_frame_unmap (&frame);
+  return input;
+}
 
-    const int s = p->pre.crop_size;
-    std::vector<std::vector<ta::Prediction>> res = p->model->classify (p->input.data (), 1, s, s,
-        p->act, p->run_top_k, p->run_threshold);
-    const std::string model = p->model->name ();
-    GstTorchClassificationMeta *meta = gst_buffer_add_torch_classification_meta (buf,
-        model.c_str (), 0, 0, GST_VIDEO_INFO_WIDTH (&p->info), GST_VIDEO_INFO_HEIGHT (&p->info));
-    for (const auto &pr : res[0])
-      gst_torch_classification_meta_add_label (meta, pr.class_id, p->labels[pr.class_id].c_str (),
-          pr.score);
-    GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT ": %s %.4f", GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
-        res[0].empty ()? "-" : p->labels[res[0][0].class_id].c_str (),
-        res[0].empty ()? 0.0 : res[0][0].score);
-    if (p->run_post_messages)
-      post_result_message (self, buf, model, res[0]);
+/* Attaches the result computed on the frame of `source_pts` (NONE: this buffer's own).
+ * `buf` must be writable. */
+static void
+attach_result (GstTorchClassify * self, GstBuffer * buf, const std::vector<float> & logits,
+    GstClockTime source_pts)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+  const std::vector<ta::Prediction> preds = ta::postprocess (logits, p->act, p->run_top_k,
+      p->run_threshold);
+  GstTorchClassificationMeta *meta = gst_buffer_add_torch_classification_meta (buf,
+      p->model_name.c_str (), 0, 0, GST_VIDEO_INFO_WIDTH (&p->info),
+      GST_VIDEO_INFO_HEIGHT (&p->info));
+  meta->source_pts = source_pts;
+  for (const auto &pr : preds)
+    gst_torch_classification_meta_add_label (meta, pr.class_id, p->labels[pr.class_id].c_str (),
+        pr.score);
+  GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT ": %s %.4f (from %" GST_TIME_FORMAT ")",
+      GST_TIME_ARGS (GST_BUFFER_PTS (buf)), preds.empty ()? "-" : p->labels[preds[0].class_id].c_str (),
+      preds.empty ()? 0.0 : preds[0].score, GST_TIME_ARGS (source_pts));
+  if (p->run_post_messages)
+    post_result_message (self, buf, source_pts, preds);
+}
+
+static void
+clear_pending (GstTorchClassifyPrivate * p)
+{
+  for (auto &e : p->pending)
+    gst_buffer_unref (e.buf);
+  p->pending.clear ();
+  p->pending_own = 0;
+  p->last_ticket.reset ();
+  p->last_pts = GST_CLOCK_TIME_NONE;
+  p->live_ticket.reset ();
+  p->latest_logits.clear ();
+  p->latest_pts = GST_CLOCK_TIME_NONE;
+  p->frame_index = 0;
+}
+
+/* mode=auto: live when the upstream says it is live (the latency query). */
+static void
+resolve_mode (GstTorchClassify * self)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  if (p->mode_resolved)
+    return;
+  p->mode_resolved = true;
+  if (p->run_mode != GST_TORCH_MODE_AUTO) {
+    p->live = p->run_mode == GST_TORCH_MODE_LIVE;
+    return;
+  }
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
+    gst_query_parse_latency (q, &live, NULL, NULL);
+  gst_query_unref (q);
+  p->live = live;
+  GST_INFO_OBJECT (self, "mode=auto: the upstream is %slive, running in %s mode", live ? "" : "not ",
+      live ? "live" : "sync");
+}
+
+static GstFlowReturn
+gst_torch_classify_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont,
+    GstBuffer * buf)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  (void) is_discont;
+  if (!p->have_info || !p->engine) {
+    gst_buffer_unref (buf);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps or no model before the first buffer."), (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  resolve_mode (self);
+  const bool due = p->frame_index++ % (guint64) p->run_interval == 0;
+
+  try {
+    if (p->live) {
+      /* Hand the newest frame to the model when our previous one is done. */
+      if (p->live_ticket && p->live_ticket->ready ()) {
+        if (!p->live_ticket->error ().empty ())
+          throw ta::Error (ta::ErrorKind::Stream, "The model failed on a frame.", p->live_ticket->error ());
+        p->latest_logits = p->live_ticket->logits ();
+        p->latest_pts = p->live_ticket_pts;
+        p->live_ticket.reset ();
+      }
+      if (!p->live_ticket && due) {
+        p->live_ticket = p->engine->submit (preprocess_buffer (self, buf));
+        p->live_ticket_pts = GST_BUFFER_PTS (buf);
+      }
+      p->pending.push_back ({buf, nullptr, GST_CLOCK_TIME_NONE});
+      return GST_FLOW_OK;
+    }
+    if (due || !p->last_ticket) {
+      p->last_ticket = p->engine->submit (preprocess_buffer (self, buf));
+      p->last_pts = GST_BUFFER_PTS (buf);
+      p->pending.push_back ({buf, p->last_ticket, GST_CLOCK_TIME_NONE});
+      p->pending_own++;
+    } else {
+      /* interval: this frame gets the result of the last classified one */
+      p->pending.push_back ({buf, p->last_ticket, p->last_pts});
+    }
     return GST_FLOW_OK;
   } catch (const ta::Error & e) {
     post_core_error (self, e);
-  } catch (const std::exception & e) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Classifying a frame failed."), ("%s", e.what ()));
   }
-  if (mapped)
-    gst_video_frame_unmap (&frame);
+  gst_buffer_unref (buf);
   return GST_FLOW_ERROR;
+}
+
+/* Pops the head of the queue with its result attached; blocks for it when `block`. */
+static GstFlowReturn
+pop_ready (GstTorchClassify * self, bool block, GstBuffer ** outbuf)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  *outbuf = NULL;
+  if (p->pending.empty ())
+    return GST_FLOW_OK;
+  GstTorchClassifyPrivate::Pending head = p->pending.front ();
+
+  if (p->live) {
+    p->pending.pop_front ();
+    GstBuffer *buf = gst_buffer_make_writable (head.buf);
+    if (!p->latest_logits.empty ())
+      attach_result (self, buf, p->latest_logits, p->latest_pts);
+    *outbuf = buf;
+    return GST_FLOW_OK;
+  }
+
+  if (!head.ticket->ready ()) {
+    if (!block)
+      return GST_FLOW_OK;
+    p->engine->flush ();
+    if (!head.ticket->wait (&p->flushing))
+      return GST_FLOW_FLUSHING;
+  }
+  if (!head.ticket->error ().empty ()) {
+    const ta::Error e (ta::ErrorKind::Stream, "The model failed on a frame.", head.ticket->error ());
+    post_core_error (self, e);
+    return GST_FLOW_ERROR;
+  }
+  p->pending.pop_front ();
+  if (head.source_pts == GST_CLOCK_TIME_NONE)
+    p->pending_own--;
+  GstBuffer *buf = gst_buffer_make_writable (head.buf);
+  attach_result (self, buf, head.ticket->logits (), head.source_pts);
+  *outbuf = buf;
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_torch_classify_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  /* sync: a full batch is waited for; a partial one waits for more frames (or EOS). */
+  const bool block = p->pending_own >= p->run_batch_size;
+  return pop_ready (self, block, outbuf);
+}
+
+/* Pushes every waiting buffer, in order, before a serialized event goes on. */
+static GstFlowReturn
+drain (GstTorchClassify * self)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (p->engine)
+    p->engine->flush ();
+  while (!p->pending.empty () && ret == GST_FLOW_OK) {
+    GstBuffer *out = NULL;
+    ret = pop_ready (self, true, &out);
+    if (out)
+      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), out);
+  }
+  return ret;
+}
+
+static gboolean
+gst_torch_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* Wakes the streaming thread if it waits for a result. */
+      p->flushing = true;
+      if (p->engine)
+        p->engine->wake_all ();
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      clear_pending (p);
+      p->flushing = false;
+      break;
+    default:
+      if (GST_EVENT_IS_SERIALIZED (event) && !p->pending.empty ()) {
+        GstFlowReturn ret = drain (self);
+        if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
+          GST_DEBUG_OBJECT (self, "draining before %s: %s", GST_EVENT_TYPE_NAME (event),
+              gst_flow_get_name (ret));
+      }
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 /* ---- GObject ------------------------------------------------------------- */
@@ -690,6 +962,27 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
           "Also post an element message 'torchclassify' per classified frame on the bus",
           DEFAULT_POST_MESSAGES, rw_ready));
 
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int ("batch-size", "Batch size",
+          "Frames run through the model in one forward pass (sync mode waits for a full batch)",
+          1, 1024, DEFAULT_BATCH_SIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
+      g_param_spec_int ("batch-timeout", "Batch timeout",
+          "Longest wait for a partial batch to fill, in ms (0: until full, EOS or a serialized event)",
+          0, 60000, DEFAULT_BATCH_TIMEOUT, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_INTERVAL,
+      g_param_spec_int ("interval", "Interval",
+          "Classify one frame in N; the others get the last result (marked with its source-pts)",
+          1, 10000, DEFAULT_INTERVAL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MODE,
+      g_param_spec_enum ("mode", "Mode",
+          "sync: each frame waits for its own result; live: frames never wait (newest result attached)",
+          GST_TYPE_TORCH_MODE, DEFAULT_MODE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MODEL_INSTANCE_ID,
+      g_param_spec_string ("model-instance-id", "Model instance id",
+          "Elements of a process with the same id share one loaded model and one batching queue",
+          NULL, rw_ready));
+
   gst_element_class_set_static_metadata (element_class, "Torch classifier",
       "Filter/Analyzer/Video",
       "Classifies video frames with a ResNet or TorchScript model through LibTorch "
@@ -701,7 +994,9 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_torch_classify_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_torch_classify_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_torch_classify_set_caps);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_torch_classify_transform_ip);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_torch_classify_submit_input_buffer);
+  trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_torch_classify_generate_output);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_torch_classify_sink_event);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 
@@ -709,6 +1004,7 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_TORCH_PRECISION, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_TORCH_RESIZE_MODE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_TORCH_ACTIVATION, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_TORCH_MODE, (GstPluginAPIFlags) 0);
 }
 
 static void

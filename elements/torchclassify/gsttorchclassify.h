@@ -44,6 +44,15 @@ typedef enum {
 #define GST_TYPE_TORCH_RESIZE_MODE (gst_torch_resize_mode_get_type ())
 #define GST_TYPE_TORCH_ACTIVATION (gst_torch_activation_get_type ())
 
+typedef enum {
+  GST_TORCH_MODE_AUTO,
+  GST_TORCH_MODE_SYNC,
+  GST_TORCH_MODE_LIVE,
+} GstTorchMode;
+
+#define GST_TYPE_TORCH_MODE (gst_torch_mode_get_type ())
+GType gst_torch_mode_get_type (void);
+
 GType gst_torch_architecture_get_type (void);
 GType gst_torch_precision_get_type (void);
 GType gst_torch_resize_mode_get_type (void);

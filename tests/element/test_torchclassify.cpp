@@ -86,7 +86,8 @@ void expect_error(const std::string& props, GQuark domain, int code, const std::
 }
 
 GstHarness* harness_for(const std::string& props, const std::string& caps) {
-  GstHarness* h = gst_harness_new_parse(("torchclassify device=cpu " + props).c_str());
+  // GstHarness answers the latency query as a live source: ask for sync mode explicitly.
+  GstHarness* h = gst_harness_new_parse(("torchclassify device=cpu mode=sync " + props).c_str());
   gst_harness_set_src_caps_str(h, caps.c_str());
   return h;
 }
@@ -301,7 +302,7 @@ TEST(TorchClassify, NonStrictLoadWarnsAndRuns) {
 
 TEST(TorchClassify, MetaIsRescaledByVideoscale) {
   TA_REQUIRE_FIXTURE(model, "tiny.ts");
-  GstHarness* h = gst_harness_new_parse(("torchclassify device=cpu model-location=" + model +
+  GstHarness* h = gst_harness_new_parse(("torchclassify device=cpu mode=sync model-location=" + model +
                                          " ! videoscale ! capsfilter caps=video/x-raw,width=160,height=120").c_str());
   gst_harness_set_src_caps_str(h, "video/x-raw,format=RGBA,width=640,height=480,framerate=30/1");
   GstVideoInfo info;

@@ -1,0 +1,226 @@
+#include "engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+namespace ta {
+
+bool Ticket::ready() const {
+  std::lock_guard<std::mutex> l(engine_->mu_);
+  return done_;
+}
+
+bool Ticket::wait(const std::atomic<bool>* cancel) const {
+  std::unique_lock<std::mutex> l(engine_->mu_);
+  engine_->done_cv_.wait(l, [&] { return done_ || (cancel && *cancel); });
+  return done_;
+}
+
+namespace {
+
+// What must be equal for two elements to share one engine, as text for the error.
+std::vector<std::pair<std::string, std::string>> sharing_key(const ModelConfig& m, const EngineOptions& e) {
+  return {{"weights-location", m.weights_location},
+          {"model-location", m.model_location},
+          {"architecture", m.architecture},
+          {"num-classes", std::to_string(m.num_classes)},
+          {"strict", m.strict ? "true" : "false"},
+          {"device", m.device},
+          {"precision", precision_name(m.precision)},
+          {"crop-size", std::to_string(m.input_size)},
+          {"batch-size", std::to_string(e.batch_size)},
+          {"batch-timeout", std::to_string(e.batch_timeout_ms)}};
+}
+
+struct Registry {
+  std::mutex mu;
+  struct Entry {
+    std::weak_ptr<Engine> engine;
+    std::vector<std::pair<std::string, std::string>> key;
+  };
+  std::map<std::string, Entry> engines;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry();  // never destroyed: elements may outlive static destructors
+  return *r;
+}
+
+}  // namespace
+
+std::shared_ptr<Engine> Engine::acquire(const std::string& id, const ModelConfig& mc, const EngineOptions& eo,
+                                        LoadReport* report) {
+  if (eo.batch_size < 1) throw Error(ErrorKind::Settings, "batch-size must be at least 1.");
+  auto create = [&] {
+    std::unique_ptr<Model> m = Model::load(mc, report);
+    return std::shared_ptr<Engine>(new Engine(std::move(m), mc.input_size, eo));
+  };
+  if (id.empty()) return create();
+
+  Registry& r = registry();
+  // Held while loading, so that a second element with the same id waits for the first
+  // model instead of loading its own copy.
+  std::lock_guard<std::mutex> l(r.mu);
+  const auto key = sharing_key(mc, eo);
+  auto it = r.engines.find(id);
+  if (it != r.engines.end()) {
+    if (std::shared_ptr<Engine> e = it->second.engine.lock()) {
+      std::string diff;
+      for (size_t i = 0; i < key.size(); i++)
+        if (key[i].second != it->second.key[i].second)
+          diff += (diff.empty() ? "" : ", ") + key[i].first + " (\"" + key[i].second + "\" here, \"" +
+                  it->second.key[i].second + "\" there)";
+      if (!diff.empty())
+        throw Error(ErrorKind::Settings, "model-instance-id=\"" + id + "\" is already used by an element with other "
+                    "settings: " + diff + ". Elements sharing a model must use the same ones, or another id.");
+      report->infos.push_back("sharing the model of model-instance-id=\"" + id + "\"");
+      return e;
+    }
+  }
+  std::shared_ptr<Engine> e = create();
+  r.engines[id] = {e, key};
+  return e;
+}
+
+Engine::Engine(std::unique_ptr<Model> m, int size, const EngineOptions& eo)
+    : model_(std::move(m)), size_(size), opts_(eo) {
+  worker_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+  // Whatever was still queued is failed, so that no waiter hangs.
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& t : queue_) {
+    t->error_ = "the engine stopped";
+    t->done_ = true;
+  }
+  done_cv_.notify_all();
+}
+
+std::shared_ptr<Ticket> Engine::submit(std::vector<float> input) {
+  auto t = std::make_shared<Ticket>();
+  t->input_ = std::move(input);
+  t->engine_ = this;
+  t->queued_ = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    queue_.push_back(t);
+  }
+  cv_.notify_all();
+  return t;
+}
+
+void Engine::flush() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (queue_.empty()) return;
+    flush_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Engine::busy() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return !queue_.empty() || running_ > 0;
+}
+
+void Engine::wake_all() {
+  std::lock_guard<std::mutex> l(mu_);
+  done_cv_.notify_all();
+}
+
+uint64_t Engine::batches_run() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return batches_;
+}
+
+uint64_t Engine::frames_run() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return frames_;
+}
+
+void Engine::loop() {
+  const size_t per_frame = (size_t)3 * size_ * size_;
+  std::vector<float> batch;
+  std::unique_lock<std::mutex> l(mu_);
+  while (true) {
+    cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    // A partial batch waits for more frames, a flush, or its timeout.
+    if ((int)queue_.size() < opts_.batch_size && !flush_) {
+      if (opts_.batch_timeout_ms > 0) {
+        const auto deadline = queue_.front()->queued_ + std::chrono::milliseconds(opts_.batch_timeout_ms);
+        cv_.wait_until(l, deadline, [&] { return stop_ || flush_ || (int)queue_.size() >= opts_.batch_size; });
+      } else {
+        cv_.wait(l, [&] { return stop_ || flush_ || (int)queue_.size() >= opts_.batch_size; });
+      }
+      if (stop_) return;
+      if (queue_.empty()) continue;
+    }
+    const size_t n = std::min<size_t>(queue_.size(), (size_t)opts_.batch_size);
+    std::vector<std::shared_ptr<Ticket>> jobs(queue_.begin(), queue_.begin() + n);
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+    if (queue_.empty()) flush_ = false;
+    running_ += (int)n;
+    l.unlock();
+
+    batch.resize(n * per_frame);
+    for (size_t i = 0; i < n; i++) std::copy(jobs[i]->input_.begin(), jobs[i]->input_.end(), batch.begin() + i * per_frame);
+    std::vector<float> logits;
+    std::string error;
+    try {
+      logits = model_->scores(batch.data(), (int)n, size_, size_, Activation::None);
+    } catch (const Error& e) {
+      error = std::string(e.what()) + (e.detail().empty() ? "" : " (" + e.detail() + ")");
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+
+    l.lock();
+    const size_t c = error.empty() ? logits.size() / n : 0;
+    for (size_t i = 0; i < n; i++) {
+      Ticket& t = *jobs[i];
+      if (error.empty()) t.logits_.assign(logits.begin() + i * c, logits.begin() + (i + 1) * c);
+      t.error_ = error;
+      t.done_ = true;
+      std::vector<float>().swap(t.input_);
+    }
+    running_ -= (int)n;
+    batches_++;
+    frames_ += n;
+    done_cv_.notify_all();
+  }
+}
+
+std::vector<Prediction> postprocess(const std::vector<float>& logits, Activation act, int top_k, float threshold) {
+  const int c = (int)logits.size();
+  std::vector<float> s(logits);
+  if (act == Activation::Softmax) {
+    const float mx = *std::max_element(s.begin(), s.end());
+    double sum = 0;
+    for (float& v : s) sum += (v = std::exp(v - mx));
+    for (float& v : s) v = (float)(v / sum);
+  } else if (act == Activation::Sigmoid) {
+    for (float& v : s) v = 1.f / (1.f + std::exp(-v));
+  }
+  std::vector<int> idx(c);
+  std::iota(idx.begin(), idx.end(), 0);
+  const int k = std::max(1, std::min(top_k, c));
+  // Ties keep the lower class id first, as torch.topk does in practice.
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+  std::vector<Prediction> out;
+  for (int i = 0; i < k; i++)
+    if (s[idx[i]] >= threshold) out.push_back({idx[i], s[idx[i]]});
+  return out;
+}
+
+}  // namespace ta

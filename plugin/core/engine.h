@@ -1,0 +1,100 @@
+// The inference engine behind torchclassify: one model, one worker thread, one batching
+// queue, shared by every element that names the same model-instance-id.
+//
+// Elements submit preprocessed frames and get a Ticket each; the worker takes up to
+// batch_size queued frames (waiting at most batch_timeout_ms for a partial batch, or
+// until flush()), runs one forward, and fills the tickets with the raw logits. The
+// activation and top-k are applied per element (postprocess), so elements sharing a model
+// may differ there. LibTorch-free header.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model.h"
+
+namespace ta {
+
+struct EngineOptions {
+  int batch_size = 1;
+  int batch_timeout_ms = 0;  // 0: a partial batch waits until it is full or flushed
+};
+
+// One frame's place in the queue; its result arrives from the worker thread.
+class Ticket {
+ public:
+  bool ready() const;
+  // Waits until the result is there or `cancel` becomes true (checked on every wake-up;
+  // call Engine::wake_all() after setting it). Returns ready().
+  bool wait(const std::atomic<bool>* cancel) const;
+  const std::vector<float>& logits() const { return logits_; }  // valid once ready
+  const std::string& error() const { return error_; }           // non-empty: the forward failed
+
+ private:
+  friend class Engine;
+  std::vector<float> input_;
+  std::vector<float> logits_;
+  std::string error_;
+  bool done_ = false;
+  std::chrono::steady_clock::time_point queued_;
+  class Engine* engine_ = nullptr;
+};
+
+class Engine {
+ public:
+  // The engine of `instance_id`, created (and its model loaded) by the first caller; ""
+  // gives a private engine. Later callers must ask for the same model and input size and
+  // the same batching, else ta::Error(Settings) names what differs. Throws ta::Error.
+  static std::shared_ptr<Engine> acquire(const std::string& instance_id, const ModelConfig& mc,
+                                         const EngineOptions& eo, LoadReport* report);
+  ~Engine();
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues one frame of 3 x size x size floats (size = ModelConfig::input_size).
+  std::shared_ptr<Ticket> submit(std::vector<float> input);
+  // Runs what is queued now without waiting for a full batch (EOS, drain).
+  void flush();
+  // True while frames are queued or running: live mode submits only when false.
+  bool busy() const;
+  // Wakes every Ticket::wait (after a caller set its cancel flag).
+  void wake_all();
+
+  Model& model() { return *model_; }
+  int input_size() const { return size_; }
+  // Number of forward passes and frames run so far (tests, benchmarks).
+  uint64_t batches_run() const;
+  uint64_t frames_run() const;
+
+ private:
+  Engine(std::unique_ptr<Model> m, int size, const EngineOptions& eo);
+  void loop();
+
+  std::unique_ptr<Model> model_;
+  const int size_;
+  const EngineOptions opts_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;       // worker: queue changed
+  mutable std::condition_variable done_cv_;  // tickets: a batch finished
+  std::deque<std::shared_ptr<Ticket>> queue_;
+  int running_ = 0;
+  bool flush_ = false;
+  bool stop_ = false;
+  uint64_t batches_ = 0, frames_ = 0;
+  std::thread worker_;
+
+  friend class Ticket;
+};
+
+// Activation, threshold and top-k of one frame's logits (C values), best first.
+std::vector<Prediction> postprocess(const std::vector<float>& logits, Activation act, int top_k, float threshold);
+
+}  // namespace ta
