@@ -2,6 +2,7 @@
 // activation and the top-k, as torchclassify runs them. Usage: bench_model WEIGHTS [N]
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <vector>
 
@@ -20,7 +21,10 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   auto model = ta::Model::load(cfg, &report);
   const auto t1 = std::chrono::steady_clock::now();
-  std::vector<float> x((size_t)3 * 224 * 224, 0.1f);
+  // Normalized values of a uniform random image, as torch.rand after Normalize.
+  std::vector<float> x((size_t)3 * 224 * 224);
+  uint32_t r = 12345;
+  for (float& v : x) v = (((r = r * 1664525u + 1013904223u) >> 8) / 16777216.f - 0.45f) / 0.226f;
   for (int i = 0; i < 3; i++) model->classify(x.data(), 1, 224, 224, ta::Activation::Softmax, 5, 0.f);
   const auto t2 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; i++) model->classify(x.data(), 1, 224, 224, ta::Activation::Softmax, 5, 0.f);

@@ -39,6 +39,18 @@ FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn) {
   return f;
 }
 
+// Once folded, the convolution's own weight and the BatchNorm's tensors are not used
+// again: free them, so that a model holds one copy of its weights.
+void release_unfused(const nn::Conv2d& conv, const nn::BatchNorm2d& bn) {
+  torch::NoGradGuard ng;
+  auto drop = [](const torch::Tensor& t) { const_cast<torch::Tensor&>(t).set_data(torch::empty({0}, t.options())); };
+  drop(conv->weight);
+  drop(bn->weight);
+  drop(bn->bias);
+  drop(bn->running_mean);
+  drop(bn->running_var);
+}
+
 namespace {
 
 nn::Conv2d conv(int in, int out, int k, int stride, int pad) {
@@ -76,6 +88,10 @@ class BlockImpl : public nn::Module {
     c2 = fuse_conv_bn(conv2, bn2);
     if (bottleneck_) c3 = fuse_conv_bn(conv3, bn3);
     if (downsample) ds = fuse_conv_bn(ds_conv, ds_bn);
+    release_unfused(conv1, bn1);
+    release_unfused(conv2, bn2);
+    if (bottleneck_) release_unfused(conv3, bn3);
+    if (downsample) release_unfused(ds_conv, ds_bn);
     fused_ = true;
   }
 
@@ -138,6 +154,7 @@ ResNetImpl::ResNetImpl(const ResNetSpec& spec, int num_classes) {
 
 void ResNetImpl::fuse_for_inference() {
   stem_ = fuse_conv_bn(conv1, bn1);
+  release_unfused(conv1, bn1);
   for (auto& b : blocks_) std::static_pointer_cast<BlockImpl>(b)->fuse();
   fused_ = true;
 }
