@@ -853,6 +853,13 @@ gst_torch_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
       clear_pending (p);
       p->flushing = false;
       break;
+    case GST_EVENT_STREAM_START:
+      /* A new stream (a reconnected camera, the next file): results of the old one must
+       * not be attached to its frames. What waits is pushed first, in order. */
+      if (!p->pending.empty ())
+        drain (self);
+      clear_pending (p);
+      break;
     default:
       if (GST_EVENT_IS_SERIALIZED (event) && !p->pending.empty ()) {
         GstFlowReturn ret = drain (self);
