@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "gsttorchclassificationmeta.h"
+#include "gsttorchframe.h"
 #include "overlay.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_torch_overlay_debug);
@@ -149,25 +150,6 @@ gst_torch_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps 
   return self->have_info;
 }
 
-static ta::PixelFormat
-pixel_format (GstVideoFormat f)
-{
-  switch (f) {
-    case GST_VIDEO_FORMAT_BGR: return ta::PixelFormat::BGR;
-    case GST_VIDEO_FORMAT_RGBA: return ta::PixelFormat::RGBA;
-    case GST_VIDEO_FORMAT_BGRA: return ta::PixelFormat::BGRA;
-    case GST_VIDEO_FORMAT_RGBx: return ta::PixelFormat::RGBx;
-    case GST_VIDEO_FORMAT_BGRx: return ta::PixelFormat::BGRx;
-    case GST_VIDEO_FORMAT_xRGB: return ta::PixelFormat::xRGB;
-    case GST_VIDEO_FORMAT_xBGR: return ta::PixelFormat::xBGR;
-    case GST_VIDEO_FORMAT_ARGB: return ta::PixelFormat::ARGB;
-    case GST_VIDEO_FORMAT_ABGR: return ta::PixelFormat::ABGR;
-    case GST_VIDEO_FORMAT_I420: return ta::PixelFormat::I420;
-    case GST_VIDEO_FORMAT_NV12: return ta::PixelFormat::NV12;
-    default: return ta::PixelFormat::RGB;
-  }
-}
-
 static GstFlowReturn
 gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -215,13 +197,7 @@ gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   GstFlowReturn ret = GST_FLOW_OK;
   try {
     ta::FrameView v;
-    v.format = pixel_format (GST_VIDEO_FRAME_FORMAT (&frame));
-    v.width = GST_VIDEO_FRAME_WIDTH (&frame);
-    v.height = GST_VIDEO_FRAME_HEIGHT (&frame);
-    for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&frame) && i < 3; i++) {
-      v.planes[i] = (const uint8_t *) GST_VIDEO_FRAME_PLANE_DATA (&frame, i);
-      v.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, i);
-    }
+    frame_view_from (&frame, &v);
     ta::draw_overlay (v, regions, style);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Drawing the results failed."), ("%s", e.what ()));
