@@ -64,6 +64,16 @@ TA_HD int center_crop_offset(int size, int crop) {
   return q;
 }
 
+// Where luma sample `j` falls in a 4:2:0 chroma plane of `in_c` samples, each sited at
+// the centre of its two luma samples, clamped to the plane: the coordinate the linear
+// chroma upsampling reads.
+TA_HD float chroma_coord(int j, int in_c) {
+  float c = ((float)j + 0.5f) * 0.5f - 0.5f;
+  c = c < 0.f ? 0.f : c;
+  const float hi = (float)(in_c - 1);
+  return c > hi ? hi : c;
+}
+
 // Y'CbCr -> R'G'B' coefficients for one matrix and range, applied as
 //   R = ys*(Y-yo) + rv*(V-128);  G = ys*(Y-yo) + gu*(U-128) + gv*(V-128);
 //   B = ys*(Y-yo) + bu*(U-128)     (all in 0..255 units)

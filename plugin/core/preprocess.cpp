@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "pixel_kernel.h"
 #include "pixel_math.h"
 
 namespace ta {
@@ -122,14 +123,12 @@ Taps chroma_taps(const Taps& luma, int in_c) {
     if (!luma.count[i]) continue;
     const float* lw = &luma.w[(size_t)i * luma.stride];
     // chroma coordinate of luma sample j: (j + 0.5) / 2 - 0.5, clamped to the plane
-    auto lo_of = [&](int j) { return std::max(0, (int)std::floor((j + 0.5f) * 0.5f - 0.5f)); };
-    const int first = lo_of(luma.first[i]);
+    const int first = (int)std::floor(px::chroma_coord(luma.first[i], in_c));
     float* w = &t.w[(size_t)i * t.stride];
     int last = first;
     for (int k = 0; k < luma.count[i]; k++) {
       const int j = luma.first[i] + k;
-      float c = (j + 0.5f) * 0.5f - 0.5f;
-      c = std::min(std::max(c, 0.f), (float)(in_c - 1));
+      const float c = px::chroma_coord(j, in_c);
       const int c0 = (int)std::floor(c);
       const float f = c - c0;
       w[c0 - first] += lw[k] * (1.f - f);
@@ -217,6 +216,36 @@ void check_frame(const FrameView& f) {
 }
 
 }  // namespace
+
+void kernel_setup(const FrameView& f, const PreprocessConfig& cfg, px::KernelFrame* kf, px::KernelParams* kp) {
+  check_frame(f);
+  const Geometry g = compute_geometry(f.width, f.height, cfg);
+  PackedLayout pl{0, 1, 2, 3};
+  const bool packed = packed_layout(f.format, &pl);
+  kf->format = packed ? px::kPacked : (f.format == PixelFormat::I420 ? px::kI420 : px::kNV12);
+  kf->r = pl.r;
+  kf->g = pl.g;
+  kf->b = pl.b;
+  kf->pixel_bytes = pl.pixel_bytes;
+  kf->width = f.width;
+  kf->height = f.height;
+  for (int i = 0; i < 3; i++) {
+    kf->planes[i] = f.planes[i];
+    kf->strides[i] = f.strides[i];
+  }
+  kp->resized_w = g.resized_w;
+  kp->resized_h = g.resized_h;
+  kp->offset_x = g.offset_x;
+  kp->offset_y = g.offset_y;
+  kp->out_w = g.out_w;
+  kp->out_h = g.out_h;
+  kp->antialias = cfg.antialias ? 1 : 0;
+  kp->yuv = coeffs_for(f);
+  for (int c = 0; c < 3; c++) {
+    kp->mean[c] = cfg.mean[c];
+    kp->inv_std[c] = 1.f / cfg.std[c];
+  }
+}
 
 void preprocess(const FrameView& f, const PreprocessConfig& cfg, float* out) {
   check_frame(f);

@@ -37,6 +37,15 @@ struct Geometry {
 };
 Geometry compute_geometry(int width, int height, const PreprocessConfig& cfg);
 
+namespace px {
+struct KernelFrame;
+struct KernelParams;
+}  // namespace px
+
+// The frame and parameters of the per-pixel kernel (pixel_kernel.h) for `frame`; the
+// planes point where `frame`'s do (replace them with device pointers for the GPU).
+void kernel_setup(const FrameView& frame, const PreprocessConfig& cfg, px::KernelFrame* kf, px::KernelParams* kp);
+
 // Writes 3 x out_h x out_w floats (channel planes R, G, B) to `out`.
 // Throws std::invalid_argument for a frame it cannot read.
 void preprocess(const FrameView& frame, const PreprocessConfig& cfg, float* out);
