@@ -4,6 +4,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 
+# nvcc for the CUDA path (meson's cuda=auto finds it on PATH).
+[ -x /usr/local/cuda/bin/nvcc ] && case ":$PATH:" in *:/usr/local/cuda/bin:*) ;; *) PATH=$PATH:/usr/local/cuda/bin ;; esac
+
 ta_setup() {
   TORCH_PY=$("$ROOT/scripts/install-deps" --print-python | tail -n 1)
   export TORCH_PY

@@ -1,0 +1,298 @@
+// The prepared GPU check (scripts/gpu-check): GPU preprocessing against the CPU path,
+// ResNet50 on CUDA fp32/fp16 against the CPU, forward throughput by batch, precision,
+// memory format and CUDA graphs, and the end-to-end core (upload, preprocess, batch,
+// forward, top-k) against the forward alone. Prints a Markdown table and writes it to
+// the file given. Needs no GStreamer.
+//   gpu_check WEIGHTS.pth OUT.md
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model.h"
+#include "preprocess.h"
+#include "preprocess_cuda.h"
+#include "resnet.h"
+#include "statedict.h"
+
+namespace {
+
+std::ostringstream report;
+
+void line(const std::string& s) {
+  std::printf("%s\n", s.c_str());
+  std::fflush(stdout);
+  report << s << "\n";
+}
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Frame {
+  std::vector<uint8_t> bytes;
+  ta::FrameView view;
+};
+
+// A 1920x1080 frame with structure, in the given format, GStreamer's default layout.
+Frame make_frame(ta::PixelFormat f, unsigned seed) {
+  const int w = 1920, h = 1080;
+  Frame fr;
+  std::mt19937 rng(seed);
+  fr.view.format = f;
+  fr.view.width = w;
+  fr.view.height = h;
+  fr.view.matrix = ta::ColorMatrix::BT709;
+  auto val = [&](int x, int y) { return (uint8_t)((x / 7 + y / 5 + (int)(rng() % 24)) & 0xFF); };
+  ta::PackedLayout pl;
+  if (ta::packed_layout(f, &pl)) {
+    fr.bytes.resize((size_t)w * h * pl.pixel_bytes);
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w * pl.pixel_bytes; x++) fr.bytes[(size_t)y * w * pl.pixel_bytes + x] = val(x, y);
+    fr.view.planes[0] = fr.bytes.data();
+    fr.view.strides[0] = w * pl.pixel_bytes;
+  } else {
+    fr.bytes.resize((size_t)w * h * 3 / 2);
+    for (size_t i = 0; i < fr.bytes.size(); i++) fr.bytes[i] = val((int)(i % w), (int)(i / w));
+    fr.view.planes[0] = fr.bytes.data();
+    fr.view.strides[0] = w;
+    fr.view.planes[1] = fr.bytes.data() + (size_t)w * h;
+    if (f == ta::PixelFormat::I420) {
+      fr.view.strides[1] = w / 2;
+      fr.view.planes[2] = fr.view.planes[1] + (size_t)w * h / 4;
+      fr.view.strides[2] = w / 2;
+    } else {
+      fr.view.strides[1] = w;
+    }
+  }
+  return fr;
+}
+
+void check_preprocessing() {
+  line("");
+  line("## GPU preprocessing of 1080p frames against the CPU path (ta::preprocess)");
+  line("");
+  line("| format | max abs diff | mean abs diff | GPU ms/frame (copy to pinned + upload + kernel) | CPU ms/frame |");
+  line("|---|---|---|---|---|");
+  ta::PreprocessConfig cfg;
+  auto stream = c10::cuda::getStreamFromPool();
+  for (ta::PixelFormat f : {ta::PixelFormat::NV12, ta::PixelFormat::I420, ta::PixelFormat::RGBA}) {
+    Frame fr = make_frame(f, 7);
+    std::vector<float> cpu(3 * 224 * 224);
+    double t0 = now_s();
+    for (int i = 0; i < 20; i++) ta::preprocess(fr.view, cfg, cpu.data());
+    const double cpu_ms = (now_s() - t0) / 20 * 1e3;
+    torch::Tensor out = torch::empty({3, 224, 224}, torch::dtype(torch::kFloat).device(torch::kCUDA));
+    ta::cuda::FrameUploader up;
+    up.preprocess(fr.view, cfg, out.data_ptr(), false, stream.stream());
+    stream.synchronize();
+    t0 = now_s();
+    for (int i = 0; i < 100; i++) up.preprocess(fr.view, cfg, out.data_ptr(), false, stream.stream());
+    stream.synchronize();
+    const double gpu_ms = (now_s() - t0) / 100 * 1e3;
+    torch::Tensor ref = torch::from_blob(cpu.data(), {3, 224, 224}, torch::kFloat);
+    torch::Tensor d = (out.cpu() - ref).abs();
+    line(fmt("| %s | %.2e | %.2e | %.3f | %.3f |", ta::pixel_format_name(f), d.max().item<double>(),
+             d.mean().item<double>(), gpu_ms, cpu_ms));
+  }
+}
+
+void check_results(const std::string& weights) {
+  line("");
+  line("## ResNet50 on the GPU against the CPU (4 frames, the same preprocessed input)");
+  line("");
+  line("| device / precision | top-5 ids equal | max score diff |");
+  line("|---|---|---|");
+  ta::PreprocessConfig cfg;
+  std::vector<float> input(4 * 3 * 224 * 224);
+  for (int i = 0; i < 4; i++) {
+    Frame fr = make_frame(i % 2 ? ta::PixelFormat::NV12 : ta::PixelFormat::RGBA, 100 + i);
+    ta::preprocess(fr.view, cfg, input.data() + (size_t)i * 3 * 224 * 224);
+  }
+  ta::ModelConfig mc;
+  mc.weights_location = weights;
+  mc.device = "cpu";
+  ta::LoadReport r;
+  auto cpu = ta::Model::load(mc, &r);
+  const auto ref = cpu->classify(input.data(), 4, 224, 224, ta::Activation::Softmax, 5, 0.f);
+  for (ta::Precision p : {ta::Precision::FP32, ta::Precision::FP16, ta::Precision::BF16}) {
+    mc.device = "cuda";
+    mc.precision = p;
+    auto gpu = ta::Model::load(mc, &r);
+    const auto got = gpu->classify(input.data(), 4, 224, 224, ta::Activation::Softmax, 5, 0.f);
+    bool same = true;
+    double worst = 0;
+    for (int i = 0; i < 4; i++)
+      for (size_t k = 0; k < ref[i].size(); k++) {
+        same &= got[i][k].class_id == ref[i][k].class_id;
+        worst = std::max(worst, (double)std::fabs(got[i][k].score - ref[i][k].score));
+      }
+    line(fmt("| cuda %s | %s | %.2e |", ta::precision_name(p), same ? "yes" : "NO", worst));
+  }
+}
+
+double images_per_s(ta::ResNet& net, int batch, c10::ScalarType dt, bool channels_last, bool graphs) {
+  auto stream = c10::cuda::getStreamFromPool();
+  c10::cuda::CUDAStreamGuard guard(stream);
+  c10::InferenceMode im;
+  auto opts = torch::dtype(dt).device(torch::kCUDA);
+  torch::Tensor x = torch::randn({batch, 3, 224, 224}, opts);
+  if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  for (int i = 0; i < 5; i++) net->forward(x);
+  stream.synchronize();
+  const int iters = batch >= 32 ? 20 : 50;
+  double t0;
+  if (!graphs) {
+    t0 = now_s();
+    for (int i = 0; i < iters; i++) net->forward(x);
+  } else {
+    at::cuda::CUDAGraph g;
+    g.capture_begin();
+    torch::Tensor y = net->forward(x);
+    g.capture_end();
+    g.replay();
+    stream.synchronize();
+    t0 = now_s();
+    for (int i = 0; i < iters; i++) g.replay();
+  }
+  stream.synchronize();
+  return batch * iters / (now_s() - t0);
+}
+
+double forward_table(const std::string& weights) {
+  line("");
+  line("## ResNet50 forward, images/s (random input)");
+  line("");
+  line("| batch | fp32 | fp16 | fp16 channels-last + folded BN | same, CUDA graph |");
+  line("|---|---|---|---|---|");
+  const ta::StateDict sd = ta::load_state_dict(weights);
+  auto make = [&](c10::ScalarType dt, bool fused) {
+    ta::ResNet net(ta::resnet_spec("resnet50"), 1000);
+    torch::NoGradGuard ng;
+    auto params = net->named_parameters(true);
+    auto buffers = net->named_buffers(true);
+    for (const auto& kv : sd) {
+      if (auto* t = params.find(kv.first)) t->copy_(kv.second);
+      else if (auto* b = buffers.find(kv.first)) b->copy_(kv.second);
+    }
+    net->eval();
+    net->to(torch::kCUDA, dt);
+    if (fused) net->fuse_for_inference();
+    return net;
+  };
+  at::globalContext().setBenchmarkCuDNN(true);
+  ta::ResNet fp32 = make(torch::kFloat, false), fp16 = make(torch::kHalf, false), cl = make(torch::kHalf, true);
+  double best32 = 0;
+  for (int b : {1, 8, 32, 64}) {
+    const double a = images_per_s(fp32, b, torch::kFloat, false, false);
+    const double h = images_per_s(fp16, b, torch::kHalf, false, false);
+    const double c = images_per_s(cl, b, torch::kHalf, true, false);
+    const double g = images_per_s(cl, b, torch::kHalf, true, true);
+    if (b == 32) best32 = c;
+    line(fmt("| %d | %.0f | %.0f | %.0f | %.0f |", b, a, h, c, g));
+  }
+  return best32;
+}
+
+void end_to_end(const std::string& weights, double forward_alone) {
+  line("");
+  line("## End to end, the core on 1080p NV12 frames, batch 32, fp16 channels-last");
+  line("");
+  ta::PreprocessConfig cfg;
+  const ta::StateDict sd = ta::load_state_dict(weights);
+  ta::ResNet net(ta::resnet_spec("resnet50"), 1000);
+  {
+    torch::NoGradGuard ng;
+    auto params = net->named_parameters(true);
+    auto buffers = net->named_buffers(true);
+    for (const auto& kv : sd) {
+      if (auto* t = params.find(kv.first)) t->copy_(kv.second);
+      else if (auto* b = buffers.find(kv.first)) b->copy_(kv.second);
+    }
+  }
+  net->eval();
+  net->to(torch::kCUDA, torch::kHalf);
+  net->fuse_for_inference();
+  const int batch = 32;
+  std::vector<Frame> frames;
+  for (int i = 0; i < batch; i++) frames.push_back(make_frame(ta::PixelFormat::NV12, 200 + i));
+  std::vector<ta::cuda::FrameUploader> up(batch);
+  auto stream = c10::cuda::getStreamFromPool();
+  c10::cuda::CUDAStreamGuard guard(stream);
+  c10::InferenceMode im;
+  torch::Tensor in = torch::empty({batch, 3, 224, 224}, torch::dtype(torch::kHalf).device(torch::kCUDA));
+  const size_t per = (size_t)3 * 224 * 224 * 2;
+  auto run = [&] {
+    for (int i = 0; i < batch; i++)
+      up[i].preprocess(frames[i].view, cfg, static_cast<uint8_t*>(in.data_ptr()) + i * per, true, stream.stream());
+    torch::Tensor s = torch::softmax(net->forward(in).to(torch::kFloat), 1);
+    auto top = s.topk(5, 1);
+    return std::get<1>(top).to(torch::kCPU);  // only the top-k come back
+  };
+  for (int i = 0; i < 3; i++) run();
+  stream.synchronize();
+  const int iters = 10;
+  const double t0 = now_s();
+  for (int i = 0; i < iters; i++) run();
+  stream.synchronize();
+  const double fps = batch * iters / (now_s() - t0);
+  line(fmt("| frames/s end to end | forward alone (same batch) | ratio (target >= 0.9) |"));
+  line("|---|---|---|");
+  line(fmt("| %.0f | %.0f | %.2f |", fps, forward_alone, fps / forward_alone));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s WEIGHTS.pth OUT.md\n", argv[0]);
+    return 2;
+  }
+  std::string why = "LibTorch sees no CUDA device";
+  if (!torch::cuda::is_available() || !ta::cuda::available(&why)) {
+    std::printf("gpu-check: no usable CUDA device (%s): nothing to measure here.\n", why.c_str());
+    return 3;
+  }
+  try {
+    const auto prop = at::cuda::getCurrentDeviceProperties();
+    line("# GPU check");
+    line("");
+    line(fmt("%s, compute capability %d.%d, %.0f GiB; LibTorch %s", prop->name, prop->major, prop->minor,
+             prop->totalGlobalMem / 1073741824.0, TORCH_VERSION));
+    check_preprocessing();
+    check_results(argv[1]);
+    const double fwd = forward_table(argv[1]);
+    end_to_end(argv[1], fwd);
+  } catch (const ta::Error& e) {
+    line(fmt("FAILED: %s (%s)", e.what(), e.detail().c_str()));
+    std::ofstream(argv[2]) << report.str();
+    return 1;
+  } catch (const std::exception& e) {
+    line(fmt("FAILED: %s", e.what()));
+    std::ofstream(argv[2]) << report.str();
+    return 1;
+  }
+  std::ofstream(argv[2]) << report.str();
+  return 0;
+}
