@@ -623,6 +623,32 @@ preprocess_buffer (GstTorchClassify * self, GstBuffer * buf)
   return input;
 }
 
+/* Gives one buffer to the model: preprocessed here on the CPU, or, when the model runs on
+ * a GPU of a CUDA build, copied as it is for the GPU kernel. Throws ta::Error. */
+static std::shared_ptr<ta::Ticket>
+submit_buffer (GstTorchClassify * self, GstBuffer * buf)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  if (!p->engine->model ().gpu_preprocessing ())
+    return p->engine->submit (preprocess_buffer (self, buf));
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ))
+    throw ta::Error (ta::ErrorKind::Stream, "A buffer of " + std::to_string (gst_buffer_get_size (buf)) +
+        " bytes is smaller than its caps say: fix the element upstream.");
+  ta::FrameView view;
+  frame_view_from (&frame, &view);
+  std::shared_ptr<ta::Ticket> t;
+  try {
+    t = p->engine->submit_frame (view, p->pre);
+  } catch (...) {
+    gst_video_frame_unmap (&frame);
+    throw;
+  }
+  gst_video_frame_unmap (&frame);
+  return t;
+}
+
 /* Attaches the result computed on the frame of `source_pts` (NONE: this buffer's own).
  * `buf` must be writable. */
 static void
@@ -711,14 +737,14 @@ gst_torch_classify_submit_input_buffer (GstBaseTransform * trans, gboolean is_di
         p->live_ticket.reset ();
       }
       if (!p->live_ticket && due) {
-        p->live_ticket = p->engine->submit (preprocess_buffer (self, buf));
+        p->live_ticket = submit_buffer (self, buf);
         p->live_ticket_pts = GST_BUFFER_PTS (buf);
       }
       p->pending.push_back ({buf, nullptr, GST_CLOCK_TIME_NONE});
       return GST_FLOW_OK;
     }
     if (due || !p->last_ticket) {
-      p->last_ticket = p->engine->submit (preprocess_buffer (self, buf));
+      p->last_ticket = submit_buffer (self, buf);
       p->last_pts = GST_BUFFER_PTS (buf);
       p->pending.push_back ({buf, p->last_ticket, GST_CLOCK_TIME_NONE});
       p->pending_own++;

@@ -118,6 +118,37 @@ std::shared_ptr<Ticket> Engine::submit(std::vector<float> input) {
   return t;
 }
 
+std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const PreprocessConfig& cfg) {
+  auto t = std::make_shared<Ticket>();
+  t->engine_ = this;
+  t->staged_ = true;
+  t->pre_ = cfg;
+  t->view_ = f;
+  // One contiguous copy of the planes: the buffer may be gone before the worker runs.
+  size_t sizes[3] = {0, 0, 0}, total = 0;
+  for (int i = 0; i < 3; i++) {
+    if (!f.planes[i]) continue;
+    const int rows = i == 0 ? f.height : (f.height + 1) / 2;
+    sizes[i] = (size_t)f.strides[i] * rows;
+    total += sizes[i];
+  }
+  t->frame_.resize(total);
+  size_t off = 0;
+  for (int i = 0; i < 3; i++) {
+    if (!sizes[i]) continue;
+    std::copy(f.planes[i], f.planes[i] + sizes[i], t->frame_.begin() + off);
+    t->view_.planes[i] = t->frame_.data() + off;
+    off += sizes[i];
+  }
+  t->queued_ = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    queue_.push_back(t);
+  }
+  cv_.notify_all();
+  return t;
+}
+
 void Engine::flush() {
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -172,12 +203,23 @@ void Engine::loop() {
     running_ += (int)n;
     l.unlock();
 
-    batch.resize(n * per_frame);
-    for (size_t i = 0; i < n; i++) std::copy(jobs[i]->input_.begin(), jobs[i]->input_.end(), batch.begin() + i * per_frame);
     std::vector<float> logits;
     std::string error;
     try {
-      logits = model_->scores(batch.data(), (int)n, size_, size_, Activation::None);
+      if (jobs[0]->staged_) {
+        std::vector<const FrameView*> views;
+        std::vector<const PreprocessConfig*> cfgs;
+        for (auto& j : jobs) {
+          views.push_back(&j->view_);
+          cfgs.push_back(&j->pre_);
+        }
+        logits = model_->logits_of_frames(views, cfgs);
+      } else {
+        batch.resize(n * per_frame);
+        for (size_t i = 0; i < n; i++)
+          std::copy(jobs[i]->input_.begin(), jobs[i]->input_.end(), batch.begin() + i * per_frame);
+        logits = model_->scores(batch.data(), (int)n, size_, size_, Activation::None);
+      }
     } catch (const Error& e) {
       error = std::string(e.what()) + (e.detail().empty() ? "" : " (" + e.detail() + ")");
     } catch (const std::exception& e) {
@@ -192,6 +234,7 @@ void Engine::loop() {
       t.error_ = error;
       t.done_ = true;
       std::vector<float>().swap(t.input_);
+      std::vector<uint8_t>().swap(t.frame_);
     }
     running_ -= (int)n;
     batches_++;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "model.h"
+#include "preprocess.h"
 
 namespace ta {
 
@@ -39,7 +40,11 @@ class Ticket {
 
  private:
   friend class Engine;
-  std::vector<float> input_;
+  std::vector<float> input_;      // host path: the preprocessed input
+  std::vector<uint8_t> frame_;    // GPU path: a copy of the frame's planes ...
+  FrameView view_;                // ... described here ...
+  PreprocessConfig pre_;          // ... and how to preprocess it
+  bool staged_ = false;
   std::vector<float> logits_;
   std::string error_;
   bool done_ = false;
@@ -61,6 +66,9 @@ class Engine {
 
   // Queues one frame of 3 x size x size floats (size = ModelConfig::input_size).
   std::shared_ptr<Ticket> submit(std::vector<float> input);
+  // The GPU path (model().gpu_preprocessing()): queues a copy of the frame itself; the
+  // worker uploads it and preprocesses it on the GPU into the batch. Throws ta::Error.
+  std::shared_ptr<Ticket> submit_frame(const FrameView& frame, const PreprocessConfig& cfg);
   // Runs what is queued now without waiting for a full batch (EOS, drain).
   void flush();
   // True while frames are queued or running: live mode submits only when false.

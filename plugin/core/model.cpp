@@ -9,11 +9,19 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 
 #include "resnet.h"
 #include "statedict.h"
+
+#ifdef TA_HAVE_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "preprocess_cuda.h"
+#endif
 
 namespace ta {
 
@@ -25,6 +33,11 @@ const char* precision_name(Precision p) {
     case Precision::BF16: return "bf16";
   }
   return "?";
+}
+
+std::vector<float> Model::logits_of_frames(const std::vector<const FrameView*>&,
+                                           const std::vector<const PreprocessConfig*>&) {
+  throw Error(ErrorKind::Stream, "GPU preprocessing is not available for this model.");
 }
 
 namespace {
@@ -146,6 +159,36 @@ class TorchModel : public Model {
 
   void set_num_classes(int c) { num_classes_ = c; }
 
+#ifdef TA_HAVE_CUDA
+  bool gpu_preprocessing() const override { return device_.is_cuda(); }
+
+  std::vector<float> logits_of_frames(const std::vector<const FrameView*>& frames,
+                                      const std::vector<const PreprocessConfig*>& cfgs) override {
+    try {
+      if (!stream_) stream_ = c10::cuda::getStreamFromPool(false, device_.index());
+      c10::cuda::CUDAStreamGuard guard(*stream_);
+      c10::InferenceMode im;
+      const int n = (int)frames.size(), size = cfgs[0]->crop_size;
+      // The kernel writes fp16 or fp32; bf16 models get fp32 converted on the device.
+      const bool half = dtype_ == c10::kHalf;
+      torch::Tensor in = torch::empty({n, 3, size, size}, torch::dtype(half ? c10::kHalf : c10::kFloat).device(device_));
+      const size_t per = (size_t)3 * size * size * in.element_size();
+      while ((int)uploaders_.size() < n) uploaders_.push_back(std::make_unique<cuda::FrameUploader>());
+      for (int i = 0; i < n; i++)
+        uploaders_[i]->preprocess(*frames[i], *cfgs[i], static_cast<uint8_t*>(in.data_ptr()) + i * per, half,
+                                  stream_->stream());
+      if (in.scalar_type() != dtype_) in = in.to(dtype_);
+      torch::Tensor y = forward(in);
+      if (y.dim() != 2 || y.size(0) != n)
+        throw Error(ErrorKind::Stream, "The model does not map [N,3,H,W] images to [N,C] scores.");
+      y = y.to(torch::kFloat).to(torch::kCPU).contiguous();  // synchronizes the stream
+      return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::Stream, "The model failed on a batch on the GPU.", e.what_without_backtrace());
+    }
+  }
+#endif
+
   // Runs the model on a zero batch: probes the output size and warms up the kernels.
   void probe(int size) {
     std::vector<float> zeros((size_t)3 * size * size, 0.f);
@@ -188,6 +231,10 @@ class TorchModel : public Model {
   c10::ScalarType dtype_;
   Precision precision_;
   int num_classes_ = 0;
+#ifdef TA_HAVE_CUDA
+  std::optional<c10::cuda::CUDAStream> stream_;
+  std::vector<std::unique_ptr<cuda::FrameUploader>> uploaders_;
+#endif
 };
 
 class BuiltinModel : public TorchModel {
@@ -327,6 +374,12 @@ std::unique_ptr<Model> load_builtin(const std::string& path, const ModelConfig& 
   net->fuse_for_inference();
   auto m = std::make_unique<BuiltinModel>(net, cfg.architecture, dev, dtype, prec);
   m->set_num_classes(cfg.num_classes);
+  if (dev.is_cuda()) {
+    // cuDNN picks its fastest convolutions for these shapes now, not on the first frame.
+    at::globalContext().setBenchmarkCuDNN(true);
+    m->probe(cfg.input_size);
+    report->infos.push_back("warmed up on " + dev.str() + " (cuDNN autotuning on)");
+  }
   report->source = path;
   return m;
 }

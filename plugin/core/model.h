@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "error.h"
+#include "frame.h"
+#include "preprocess.h"
 
 namespace ta {
 
@@ -63,6 +65,14 @@ class Model {
 
   // The raw scores (after activation) of one batch, n x num_classes: for tests.
   virtual std::vector<float> scores(const float* input, int n, int h, int w, Activation act) = 0;
+
+  // The GPU path: true for a CUDA model in a build with the CUDA kernel. Then frames are
+  // preprocessed on the GPU, straight into the batch tensor, on the model's stream.
+  virtual bool gpu_preprocessing() const { return false; }
+  // Raw logits (n x C) of n frames preprocessed on the GPU (cfgs[i] for frames[i]; all of
+  // the same crop size). Throws ta::Error.
+  virtual std::vector<float> logits_of_frames(const std::vector<const FrameView*>& frames,
+                                              const std::vector<const PreprocessConfig*>& cfgs);
 };
 
 // The hub-cache file that pretrained=True would have left for `architecture`, or ""
