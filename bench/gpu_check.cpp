@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "engine.h"
 #include "model.h"
 #include "preprocess.h"
 #include "preprocess_cuda.h"
@@ -126,9 +127,10 @@ void check_results(const std::string& weights) {
   line("|---|---|---|");
   ta::PreprocessConfig cfg;
   std::vector<float> input(4 * 3 * 224 * 224);
+  std::vector<Frame> frames;
   for (int i = 0; i < 4; i++) {
-    Frame fr = make_frame(i % 2 ? ta::PixelFormat::NV12 : ta::PixelFormat::RGBA, 100 + i);
-    ta::preprocess(fr.view, cfg, input.data() + (size_t)i * 3 * 224 * 224);
+    frames.push_back(make_frame(i % 2 ? ta::PixelFormat::NV12 : ta::PixelFormat::RGBA, 100 + i));
+    ta::preprocess(frames.back().view, cfg, input.data() + (size_t)i * 3 * 224 * 224);
   }
   ta::ModelConfig mc;
   mc.weights_location = weights;
@@ -149,6 +151,27 @@ void check_results(const std::string& weights) {
         worst = std::max(worst, (double)std::fabs(got[i][k].score - ref[i][k].score));
       }
     line(fmt("| cuda %s | %s | %.2e |", ta::precision_name(p), same ? "yes" : "NO", worst));
+    // The element's GPU path: the frames themselves, preprocessed by the kernel.
+    std::vector<const ta::FrameView*> views;
+    std::vector<const ta::PreprocessConfig*> cfgs;
+    for (auto& f : frames) {
+      views.push_back(&f.view);
+      cfgs.push_back(&cfg);
+    }
+    const std::vector<float> logits = gpu->logits_of_frames(views, cfgs);
+    const size_t c = logits.size() / 4;
+    same = true;
+    worst = 0;
+    for (int i = 0; i < 4; i++) {
+      const auto top = ta::postprocess(std::vector<float>(logits.begin() + i * c, logits.begin() + (i + 1) * c),
+                                       ta::Activation::Softmax, 5, 0.f);
+      for (size_t k = 0; k < ref[i].size(); k++) {
+        same &= top[k].class_id == ref[i][k].class_id;
+        worst = std::max(worst, (double)std::fabs(top[k].score - ref[i][k].score));
+      }
+    }
+    line(fmt("| cuda %s, frames preprocessed on the GPU (the element's path) | %s | %.2e |", ta::precision_name(p),
+             same ? "yes" : "NO", worst));
   }
 }
 
