@@ -866,6 +866,41 @@ gst_torch_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
+/* Sync mode with batch-size N holds up to N - 1 frames before a forward (at most
+ * batch-timeout when set): downstream must know, or a synchronized sink finds live frames
+ * late. Live mode holds nothing. */
+static gboolean
+gst_torch_classify_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+
+  if (!gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (trans), query))
+    return FALSE;
+  gboolean live;
+  GstClockTime min, max;
+  gst_query_parse_latency (query, &live, &min, &max);
+  GST_OBJECT_LOCK (self);
+  const int batch = p->batch_size, timeout_ms = p->batch_timeout;
+  const bool sync = p->mode == GST_TORCH_MODE_SYNC || (p->mode == GST_TORCH_MODE_AUTO && !live);
+  GST_OBJECT_UNLOCK (self);
+  GstClockTime ours = 0;
+  if (sync && batch > 1 && p->have_info && GST_VIDEO_INFO_FPS_N (&p->info) > 0) {
+    ours = gst_util_uint64_scale_int ((guint64) (batch - 1) * GST_SECOND, GST_VIDEO_INFO_FPS_D (&p->info),
+        GST_VIDEO_INFO_FPS_N (&p->info));
+    if (timeout_ms > 0)
+      ours = MIN (ours, (GstClockTime) timeout_ms * GST_MSECOND);
+  }
+  GST_DEBUG_OBJECT (self, "latency: upstream %" GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (min), GST_TIME_ARGS (ours));
+  gst_query_set_latency (query, live, min + ours,
+      GST_CLOCK_TIME_IS_VALID (max) ? max + ours : GST_CLOCK_TIME_NONE);
+  return TRUE;
+}
+
 /* ---- GObject ------------------------------------------------------------- */
 
 static void
@@ -998,6 +1033,7 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_torch_classify_submit_input_buffer);
   trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_torch_classify_generate_output);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_torch_classify_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_torch_classify_query);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 

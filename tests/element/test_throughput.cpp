@@ -455,3 +455,31 @@ TEST(LiveMode, ANewStreamDoesNotInheritTheOldResults) {
   gst_object_unref(sink);
   gst_object_unref(p);
 }
+
+TEST(Batching, ReportsTheLatencyItAdds) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  auto latency = [&](const std::string& props) {
+    GstElement* p = gst_parse_launch(("videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=25/1 ! "
+                                      "torchclassify device=cpu model-location=" + model + " " + props +
+                                      " ! fakesink name=sink").c_str(), nullptr);
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    gst_element_get_state(p, nullptr, nullptr, 10 * GST_SECOND);
+    GstQuery* q = gst_query_new_latency();
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+    GstPad* pad = gst_element_get_static_pad(sink, "sink");
+    GstClockTime min = GST_CLOCK_TIME_NONE;
+    gboolean live = FALSE;
+    if (gst_pad_peer_query(pad, q)) gst_query_parse_latency(q, &live, &min, nullptr);
+    gst_query_unref(q);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+    EXPECT_TRUE(live);
+    return min;
+  };
+  const GstClockTime base = latency("mode=live batch-size=4");
+  EXPECT_EQ(latency("mode=sync batch-size=4"), base + 3 * GST_SECOND / 25);  // 3 frames at 25 fps wait
+  EXPECT_EQ(latency("mode=sync batch-size=4 batch-timeout=50"), base + 50 * GST_MSECOND);
+  EXPECT_EQ(latency("mode=sync batch-size=1"), base);
+}
