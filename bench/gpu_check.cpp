@@ -221,7 +221,7 @@ double forward_table(const std::string& weights) {
     }
     net->eval();
     net->to(torch::kCUDA, dt);
-    if (fused) net->fuse_for_inference();
+    if (fused) net->fuse_for_inference(true);
     return net;
   };
   at::globalContext().setBenchmarkCuDNN(true);
@@ -256,7 +256,7 @@ void end_to_end(const std::string& weights, double forward_alone) {
   }
   net->eval();
   net->to(torch::kCUDA, torch::kHalf);
-  net->fuse_for_inference();
+  net->fuse_for_inference(true);
   const int batch = 32;
   std::vector<Frame> frames;
   for (int i = 0; i < batch; i++) frames.push_back(make_frame(ta::PixelFormat::NV12, 200 + i));

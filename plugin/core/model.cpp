@@ -371,7 +371,9 @@ std::unique_ptr<Model> load_builtin(const std::string& path, const ModelConfig& 
   load_into(net, sd, path, cfg, report);
   net->eval();
   net->to(dev, dtype);
-  net->fuse_for_inference();
+  // Channels-last pays on CUDA and with LibTorch 2's oneDNN on the CPU; LibTorch 1.13
+  // (Debian's) runs NHWC convolutions slower.
+  net->fuse_for_inference(dev.is_cuda() || TORCH_VERSION_MAJOR >= 2);
   auto m = std::make_unique<BuiltinModel>(net, cfg.architecture, dev, dtype, prec);
   m->set_num_classes(cfg.num_classes);
   if (dev.is_cuda()) {

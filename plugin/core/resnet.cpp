@@ -24,13 +24,14 @@ torch::Tensor FusedConv::operator()(const torch::Tensor& x) const {
   return torch::conv2d(x, weight, bias, stride, padding);
 }
 
-FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn) {
+FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn, bool channels_last) {
   torch::NoGradGuard ng;
   FusedConv f;
   const auto& o = bn->options;
   torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + o.eps());
-  // channels-last: oneDNN (CPU) and cuDNN (tensor cores) run NHWC convolutions faster.
-  f.weight = (conv->weight * scale.reshape({-1, 1, 1, 1})).contiguous(at::MemoryFormat::ChannelsLast);
+  // channels-last: oneDNN (CPU, LibTorch 2) and cuDNN (tensor cores) run NHWC faster.
+  f.weight = (conv->weight * scale.reshape({-1, 1, 1, 1}))
+                 .contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
   f.bias = bn->bias - bn->running_mean * scale;
   f.stride = conv->options.stride()->at(0);
   // Every ResNet convolution pads kernel / 2 (the options' padding is a variant whose
@@ -83,11 +84,11 @@ class BlockImpl : public nn::Module {
     }
   }
 
-  void fuse() {
-    c1 = fuse_conv_bn(conv1, bn1);
-    c2 = fuse_conv_bn(conv2, bn2);
-    if (bottleneck_) c3 = fuse_conv_bn(conv3, bn3);
-    if (downsample) ds = fuse_conv_bn(ds_conv, ds_bn);
+  void fuse(bool cl) {
+    c1 = fuse_conv_bn(conv1, bn1, cl);
+    c2 = fuse_conv_bn(conv2, bn2, cl);
+    if (bottleneck_) c3 = fuse_conv_bn(conv3, bn3, cl);
+    if (downsample) ds = fuse_conv_bn(ds_conv, ds_bn, cl);
     release_unfused(conv1, bn1);
     release_unfused(conv2, bn2);
     if (bottleneck_) release_unfused(conv3, bn3);
@@ -152,15 +153,16 @@ ResNetImpl::ResNetImpl(const ResNetSpec& spec, int num_classes) {
   fc = register_module("fc", nn::Linear(512 * expansion, num_classes));
 }
 
-void ResNetImpl::fuse_for_inference() {
-  stem_ = fuse_conv_bn(conv1, bn1);
+void ResNetImpl::fuse_for_inference(bool channels_last) {
+  channels_last_ = channels_last;
+  stem_ = fuse_conv_bn(conv1, bn1, channels_last);
   release_unfused(conv1, bn1);
-  for (auto& b : blocks_) std::static_pointer_cast<BlockImpl>(b)->fuse();
+  for (auto& b : blocks_) std::static_pointer_cast<BlockImpl>(b)->fuse(channels_last);
   fused_ = true;
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  if (fused_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  if (fused_ && channels_last_) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   x = fused_ ? stem_(x).relu_() : torch::relu(bn1(conv1(x)));
   x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));

@@ -27,7 +27,7 @@ struct FusedConv {
 };
 
 // conv -> bn as one convolution: w * g / sqrt(v + eps), b - m * g / sqrt(v + eps).
-FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn);
+FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn, bool channels_last);
 
 class ResNetImpl : public torch::nn::Module {
  public:
@@ -38,7 +38,7 @@ class ResNetImpl : public torch::nn::Module {
   // loaded and the module is on its device and dtype: faster on the CPU, equal up to float
   // rounding. The unfused convolution and BatchNorm tensors are freed: after this the
   // module only runs forward().
-  void fuse_for_inference();
+  void fuse_for_inference(bool channels_last);
 
  private:
   torch::nn::Conv2d conv1{nullptr};
@@ -48,6 +48,7 @@ class ResNetImpl : public torch::nn::Module {
   std::vector<std::shared_ptr<torch::nn::Module>> blocks_;
   FusedConv stem_;
   bool fused_ = false;
+  bool channels_last_ = false;
 };
 TORCH_MODULE(ResNet);
 

@@ -284,7 +284,8 @@ TEST(LiveMode, KeepsTheFrameRateAndBoundsTheResultDelay) {
               "delay max %.0f ms, mean %.0f ms (first half) / %.0f ms (second half)\n", fps, with_result, frames,
               cycle * 1e3, longest_cycle * 1e3, max_delay * 1e3, first_half / n1 * 1e3, second_half / n2 * 1e3);
   EXPECT_GT(fps, 30 * 0.9) << "live mode held frames back";
-  EXPECT_GT(with_result, frames - 30);
+  // Only the frames before the first result (about two cycles) leave without one.
+  EXPECT_GT(with_result, frames - (int)(2 * cycle * 30) - 10);
   // A frame's result is at most two cycles old: the one in flight and the one before
   // (the longest cycles, so that a slow run on a busy machine is not a failure).
   EXPECT_LE(max_delay, 2 * longest_cycle + 1.0 / 30 + 0.001);
