@@ -203,15 +203,10 @@ double images_per_s(ta::ResNet& net, int batch, c10::ScalarType dt, bool channel
   return batch * iters / (now_s() - t0);
 }
 
-double forward_table(const std::string& weights) {
-  line("");
-  line("## ResNet50 forward, images/s (random input)");
-  line("");
-  line("| batch | fp32 | fp16 | fp16 channels-last + folded BN | same, CUDA graph |");
-  line("|---|---|---|---|---|");
-  const ta::StateDict sd = ta::load_state_dict(weights);
-  auto make = [&](c10::ScalarType dt, bool fused) {
-    ta::ResNet net(ta::resnet_spec("resnet50"), 1000);
+// A ResNet50 with the weights of `sd`, on the GPU in `dt`, BatchNorm folded if `fused`.
+ta::ResNet cuda_resnet50(const ta::StateDict& sd, c10::ScalarType dt, bool fused) {
+  ta::ResNet net(ta::resnet_spec("resnet50"), 1000);
+  {
     torch::NoGradGuard ng;
     auto params = net->named_parameters(true);
     auto buffers = net->named_buffers(true);
@@ -219,13 +214,23 @@ double forward_table(const std::string& weights) {
       if (auto* t = params.find(kv.first)) t->copy_(kv.second);
       else if (auto* b = buffers.find(kv.first)) b->copy_(kv.second);
     }
-    net->eval();
-    net->to(torch::kCUDA, dt);
-    if (fused) net->fuse_for_inference(true);
-    return net;
-  };
+  }
+  net->eval();
+  net->to(torch::kCUDA, dt);
+  if (fused) net->fuse_for_inference(true);
+  return net;
+}
+
+double forward_table(const std::string& weights) {
+  line("");
+  line("## ResNet50 forward, images/s (random input)");
+  line("");
+  line("| batch | fp32 | fp16 | fp16 channels-last + folded BN | same, CUDA graph |");
+  line("|---|---|---|---|---|");
+  const ta::StateDict sd = ta::load_state_dict(weights);
   at::globalContext().setBenchmarkCuDNN(true);
-  ta::ResNet fp32 = make(torch::kFloat, false), fp16 = make(torch::kHalf, false), cl = make(torch::kHalf, true);
+  ta::ResNet fp32 = cuda_resnet50(sd, torch::kFloat, false), fp16 = cuda_resnet50(sd, torch::kHalf, false),
+             cl = cuda_resnet50(sd, torch::kHalf, true);
   double best32 = 0;
   for (int b : {1, 8, 32, 64}) {
     const double a = images_per_s(fp32, b, torch::kFloat, false, false);
@@ -243,20 +248,7 @@ void end_to_end(const std::string& weights, double forward_alone) {
   line("## End to end, the core on 1080p NV12 frames, batch 32, fp16 channels-last");
   line("");
   ta::PreprocessConfig cfg;
-  const ta::StateDict sd = ta::load_state_dict(weights);
-  ta::ResNet net(ta::resnet_spec("resnet50"), 1000);
-  {
-    torch::NoGradGuard ng;
-    auto params = net->named_parameters(true);
-    auto buffers = net->named_buffers(true);
-    for (const auto& kv : sd) {
-      if (auto* t = params.find(kv.first)) t->copy_(kv.second);
-      else if (auto* b = buffers.find(kv.first)) b->copy_(kv.second);
-    }
-  }
-  net->eval();
-  net->to(torch::kCUDA, torch::kHalf);
-  net->fuse_for_inference(true);
+  ta::ResNet net = cuda_resnet50(ta::load_state_dict(weights), torch::kHalf, true);
   const int batch = 32;
   std::vector<Frame> frames;
   for (int i = 0; i < batch; i++) frames.push_back(make_frame(ta::PixelFormat::NV12, 200 + i));
