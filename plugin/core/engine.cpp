@@ -105,9 +105,7 @@ Engine::~Engine() {
   done_cv_.notify_all();
 }
 
-std::shared_ptr<Ticket> Engine::submit(std::vector<float> input) {
-  auto t = std::make_shared<Ticket>();
-  t->input_ = std::move(input);
+std::shared_ptr<Ticket> Engine::enqueue(std::shared_ptr<Ticket> t) {
   t->engine_ = this;
   t->queued_ = std::chrono::steady_clock::now();
   {
@@ -118,9 +116,14 @@ std::shared_ptr<Ticket> Engine::submit(std::vector<float> input) {
   return t;
 }
 
+std::shared_ptr<Ticket> Engine::submit(std::vector<float> input) {
+  auto t = std::make_shared<Ticket>();
+  t->input_ = std::move(input);
+  return enqueue(std::move(t));
+}
+
 std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const PreprocessConfig& cfg) {
   auto t = std::make_shared<Ticket>();
-  t->engine_ = this;
   t->staged_ = true;
   t->pre_ = cfg;
   t->view_ = f;
@@ -140,13 +143,7 @@ std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const Preproces
     t->view_.planes[i] = t->frame_.data() + off;
     off += sizes[i];
   }
-  t->queued_ = std::chrono::steady_clock::now();
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    queue_.push_back(t);
-  }
-  cv_.notify_all();
-  return t;
+  return enqueue(std::move(t));
 }
 
 void Engine::flush() {

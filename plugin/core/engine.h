@@ -84,6 +84,7 @@ class Engine {
 
  private:
   Engine(std::unique_ptr<Model> m, int size, const EngineOptions& eo);
+  std::shared_ptr<Ticket> enqueue(std::shared_ptr<Ticket> t);
   void loop();
 
   std::unique_ptr<Model> model_;
