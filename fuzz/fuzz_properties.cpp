@@ -37,13 +37,22 @@ guint array_size(const char* prop) {
   return n;
 }
 
-// What GStreamer makes of `s` as a value of the property: the number of items, or -1
-// when it refuses the string (then the property keeps its value).
-int deserialized_size(const char* prop, const std::string& s) {
+// Sets `prop` from the string `s` as gst-launch-1.0 does (gst_util_set_object_arg:
+// deserialize for the property's spec, then set), returning the number of items, or -1
+// when GStreamer refuses the string (then the property keeps its value). Written out
+// because GStreamer 1.22's gst_util_set_object_arg leaks its GValue on a refused string.
+int set_from_string(const char* prop, const std::string& s) {
+  // GStreamer 1.22 itself crashes on a nested array or list in an array of doubles
+  // (mean="<1,<0.5,0.5>>": gst_value_deserialize_with_pspec casts the double element spec
+  // to an array spec; gst-launch-1.0 crashes the same way). Not ours to find again here.
+  if (s.find_first_of("<{", s.find_first_of("<{") == std::string::npos ? 0 : s.find_first_of("<{") + 1) !=
+      std::string::npos)
+    return -2;
   GParamSpec* ps = g_object_class_find_property(G_OBJECT_GET_CLASS(classify), prop);
   GValue v = G_VALUE_INIT;
   g_value_init(&v, GST_TYPE_ARRAY);
   const bool ok = gst_value_deserialize_with_pspec(&v, s.c_str(), ps);
+  if (ok) g_object_set_property(G_OBJECT(classify), prop, &v);
   const int n = ok ? (int)gst_value_array_get_size(&v) : -1;
   g_value_unset(&v);
   return n;
@@ -79,11 +88,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char* props[2] = {"mean", "std"};
   for (int i = 0; i < 2; i++) {
     const guint before = array_size(props[i]);
-    const int n = deserialized_size(props[i], part[i]);
-    gst_util_set_object_arg(G_OBJECT(classify), props[i], part[i].c_str());
+    const int n = set_from_string(props[i], part[i]);
     const guint after = array_size(props[i]);
     if (n >= 0 && after != (guint)n) fail(std::string(props[i]) + ": set " + std::to_string(n) + " values, read " +
                                           std::to_string(after) + " from \"" + part[i] + "\"");
+    if (n == -2) continue;
     if (n < 0 && after != before) fail(std::string(props[i]) + " changed by a string GStreamer refused");
   }
   g_object_set(classify, "device", part[2].c_str(), nullptr);

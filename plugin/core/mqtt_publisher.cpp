@@ -375,7 +375,7 @@ struct MqttPublisher::Impl {
     error_logged = false;
     const int rc = mosquitto_connect_async(m, opt.host.c_str(), opt.port, opt.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
-      const std::string reason = mosq_error(rc);
+      const std::string reason = error_detail(rc, errno);
       if (claim_report())
         emit(MqttEvent::kConnectFailed, reason);
       else
@@ -391,6 +391,17 @@ struct MqttPublisher::Impl {
     }
     loop_running = true;
     return true;
+  }
+
+  // The text for a failure: for the errors that end libmosquitto's thread (TLS above all)
+  // the error it logged just before on the same thread (OpenSSL's "certificate verify
+  // failed") says more than its code ("A TLS error occurred.").
+  std::string error_detail(int rc, int errsv) {
+    if (stops_network_thread(rc, errsv)) {
+      std::lock_guard<std::mutex> lk(err_mu);
+      if (!last_error.empty()) return last_error;
+    }
+    return mosq_error(rc, errsv);
   }
 
   static Impl* self(void* ud) { return static_cast<Impl*>(ud); }
@@ -427,7 +438,7 @@ struct MqttPublisher::Impl {
   static void on_disconnect(struct mosquitto*, void* ud, int rc) {
     const int errsv = errno;
     Impl* p = self(ud);
-    const std::string reason = rc == 0 ? std::string("disconnected") : mosq_error(rc, errsv);
+    const std::string reason = rc == 0 ? std::string("disconnected") : p->error_detail(rc, errsv);
     Link prev;
     bool report;
     size_t forgotten = 0;
@@ -549,7 +560,7 @@ void MqttPublisher::start() {
   const int rc = mosquitto_connect_async(p.mosq, p.opt.host.c_str(), p.opt.port, p.opt.keepalive_s);
   if (rc == MOSQ_ERR_INVAL)
     throw Error(ErrorKind::Settings, "The MQTT broker address " + where(p.opt) + " is not valid.", mosq_error(rc));
-  const std::string reason = rc == MOSQ_ERR_SUCCESS ? std::string() : mosq_error(rc);
+  const std::string reason = rc == MOSQ_ERR_SUCCESS ? std::string() : p.error_detail(rc, errno);
 
   if (rc == MOSQ_ERR_SUCCESS) {
     // Under way: libmosquitto's thread finishes it, and reconnects with backoff from now on.
