@@ -43,8 +43,12 @@
 #include "labels.h"
 #include "model.h"
 #include "preprocess.h"
+#include "gsttorchcudainput.h"
+#ifdef TA_HAVE_GST_CUDA
+#include "preprocess_cuda.h"
+#endif
 
-GST_DEBUG_CATEGORY_STATIC (gst_torch_classify_debug);
+GST_DEBUG_CATEGORY (gst_torch_classify_debug);
 #define GST_CAT_DEFAULT gst_torch_classify_debug
 
 enum {
@@ -97,10 +101,19 @@ static const double kDefaultStd[3] = { 0.229, 0.224, 0.225 };
 
 #define CAPS_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, ARGB, ABGR, I420, NV12 }"
 
+/* With the CUDA path and GStreamer's CUDA library, frames in CUDA memory (NVIDIA's
+ * decoders) are offered too, first, and read in place on the GPU. */
+#ifdef TA_HAVE_GST_CUDA
+#define TA_CAPS \
+    GST_VIDEO_CAPS_MAKE_WITH_FEATURES ("memory:CUDAMemory", TA_CUDA_CAPS_FORMATS) "; " \
+    GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)
+#else
+#define TA_CAPS GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)
+#endif
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)));
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (TA_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (TA_CAPS));
 
 /* Everything C++ lives here: the GObject struct only points at it. */
 struct GstTorchClassifyPrivate {
@@ -154,7 +167,7 @@ struct GstTorchClassifyPrivate {
   /* live mode: the frame in the model, and the newest finished result */
   std::shared_ptr<ta::Ticket> live_ticket;
   GstClockTime live_ticket_pts = GST_CLOCK_TIME_NONE;
-  std::vector<float> latest_logits;
+  ta::TopLogits latest_result;
   GstClockTime latest_pts = GST_CLOCK_TIME_NONE;
 
   std::vector<std::string> labels;
@@ -166,6 +179,14 @@ struct GstTorchClassifyPrivate {
   GstVideoInfo info;
   bool have_info = false;
   std::vector<float> input;
+
+#ifdef TA_HAVE_GST_CUDA
+  /* zero-copy input: the context shared with the decoders, and whether the caps carry
+   * memory:CUDAMemory */
+  TorchCudaInput cuda;
+  bool cuda_caps = false;
+  bool warned_copy = false;
+#endif
 };
 
 struct _GstTorchClassify {
@@ -552,6 +573,18 @@ gst_torch_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps
     return FALSE;
   }
   p->have_info = true;
+#ifdef TA_HAVE_GST_CUDA
+  GstCapsFeatures *features = gst_caps_get_features (incaps, 0);
+  p->cuda_caps = features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
+  if (p->cuda_caps && !(p->engine && p->engine->model ().gpu_preprocessing ())) {
+    /* transform_caps offers CUDA memory only with the model on the GPU. */
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames in CUDA memory need the model on the "
+            "GPU: set device=cuda (or auto on a machine with a GPU), or put cudadownload before "
+            "torchclassify."), ("caps: %" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  p->warned_copy = false;
+#endif
   GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
   return TRUE;
 }
@@ -631,28 +664,44 @@ submit_buffer (GstTorchClassify * self, GstBuffer * buf)
   GstTorchClassifyPrivate *p = self->priv;
 
   if (!p->engine->model ().gpu_preprocessing ())
-    return p->engine->submit (preprocess_buffer (self, buf));
-  GstVideoFrame frame;
-  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ))
+    return p->engine->submit (preprocess_buffer (self, buf), p->run_top_k);
+#ifdef TA_HAVE_GST_CUDA
+  if (p->cuda_caps) {
+    /* Zero-copy: the kernel reads the decoder's memory where it is. */
+    ta::FrameView dview;
+    std::string why;
+    std::shared_ptr<void> hold = p->cuda.map (buf, p->info, &dview, &why);
+    if (hold)
+      return p->engine->submit_frame (dview, p->pre, p->run_top_k, std::move (hold));
+    if (!p->warned_copy) {
+      p->warned_copy = true;
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Frames in CUDA memory are copied through "
+              "the host: %s.", why.c_str ()), ("Let the decoder use torchclassify's CUDA "
+              "context (it does when both are in one pipeline and none was set by the application)."));
+    }
+  }
+#endif
+  /* The mapped frame travels with its ticket: the worker copies it into pinned memory
+   * for the upload, and the mapping (and the ref on the buffer) goes when its batch ran. */
+  auto *frame = new GstVideoFrame;
+  if (!gst_video_frame_map (frame, &p->info, buf, GST_MAP_READ)) {
+    delete frame;
     throw ta::Error (ta::ErrorKind::Stream, "A buffer of " + std::to_string (gst_buffer_get_size (buf)) +
         " bytes is smaller than its caps say: fix the element upstream.");
-  ta::FrameView view;
-  frame_view_from (&frame, &view);
-  std::shared_ptr<ta::Ticket> t;
-  try {
-    t = p->engine->submit_frame (view, p->pre);
-  } catch (...) {
-    gst_video_frame_unmap (&frame);
-    throw;
   }
-  gst_video_frame_unmap (&frame);
-  return t;
+  std::shared_ptr<void> hold (frame, [](void *f) {
+    gst_video_frame_unmap (static_cast<GstVideoFrame *> (f));
+    delete static_cast<GstVideoFrame *> (f);
+  });
+  ta::FrameView view;
+  frame_view_from (frame, &view);
+  return p->engine->submit_frame (view, p->pre, p->run_top_k, std::move (hold));
 }
 
 /* Attaches the result computed on the frame of `source_pts` (NONE: this buffer's own).
  * `buf` must be writable. */
 static void
-attach_result (GstTorchClassify * self, GstBuffer * buf, const std::vector<float> & logits,
+attach_result (GstTorchClassify * self, GstBuffer * buf, const ta::TopLogits & logits,
     GstClockTime source_pts)
 {
   GstTorchClassifyPrivate *p = self->priv;
@@ -682,7 +731,7 @@ clear_pending (GstTorchClassifyPrivate * p)
   p->last_ticket.reset ();
   p->last_pts = GST_CLOCK_TIME_NONE;
   p->live_ticket.reset ();
-  p->latest_logits.clear ();
+  p->latest_result = ta::TopLogits ();
   p->latest_pts = GST_CLOCK_TIME_NONE;
   p->frame_index = 0;
 }
@@ -732,7 +781,7 @@ gst_torch_classify_submit_input_buffer (GstBaseTransform * trans, gboolean is_di
       if (p->live_ticket && p->live_ticket->ready ()) {
         if (!p->live_ticket->error ().empty ())
           throw ta::Error (ta::ErrorKind::Stream, "The model failed on a frame.", p->live_ticket->error ());
-        p->latest_logits = p->live_ticket->logits ();
+        p->latest_result = p->live_ticket->result ();
         p->latest_pts = p->live_ticket_pts;
         p->live_ticket.reset ();
       }
@@ -774,8 +823,8 @@ pop_ready (GstTorchClassify * self, bool block, GstBuffer ** outbuf)
   if (p->live) {
     p->pending.pop_front ();
     GstBuffer *buf = gst_buffer_make_writable (head.buf);
-    if (!p->latest_logits.empty ())
-      attach_result (self, buf, p->latest_logits, p->latest_pts);
+    if (!p->latest_result.empty ())
+      attach_result (self, buf, p->latest_result, p->latest_pts);
     *outbuf = buf;
     return GST_FLOW_OK;
   }
@@ -796,7 +845,7 @@ pop_ready (GstTorchClassify * self, bool block, GstBuffer ** outbuf)
   if (head.source_pts == GST_CLOCK_TIME_NONE)
     p->pending_own--;
   GstBuffer *buf = gst_buffer_make_writable (head.buf);
-  attach_result (self, buf, head.ticket->logits (), head.source_pts);
+  attach_result (self, buf, head.ticket->result (), head.source_pts);
   *outbuf = buf;
   return GST_FLOW_OK;
 }
@@ -875,6 +924,10 @@ gst_torch_classify_query (GstBaseTransform * trans, GstPadDirection direction, G
   GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
   GstTorchClassifyPrivate *p = self->priv;
 
+#ifdef TA_HAVE_GST_CUDA
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && p->cuda.handle_query (GST_ELEMENT (self), query))
+    return TRUE;
+#endif
   if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
 
@@ -900,6 +953,54 @@ gst_torch_classify_query (GstBaseTransform * trans, GstPadDirection direction, G
       GST_CLOCK_TIME_IS_VALID (max) ? max + ours : GST_CLOCK_TIME_NONE);
   return TRUE;
 }
+
+#ifdef TA_HAVE_GST_CUDA
+/* CUDA memory is offered only while a CUDA context is open (the model's device is a
+ * GPU): otherwise decoders give system memory, as to any other element. */
+static GstCaps *
+gst_torch_classify_transform_caps (GstBaseTransform * trans, GstPadDirection direction,
+    GstCaps * caps, GstCaps * filter)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
+  GstCaps *out = GST_BASE_TRANSFORM_CLASS (parent_class)->transform_caps (trans, direction,
+      caps, filter);
+  if (self->priv->cuda.is_open () || !out)
+    return out;
+  GstCaps *sys = gst_caps_new_empty ();
+  for (guint i = 0; i < gst_caps_get_size (out); i++) {
+    GstCapsFeatures *f = gst_caps_get_features (out, i);
+    if (f && gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY))
+      continue;
+    sys = gst_caps_merge_structure_full (sys, gst_structure_copy (gst_caps_get_structure (out, i)),
+        f ? gst_caps_features_copy (f) : NULL);
+  }
+  gst_caps_unref (out);
+  return sys;
+}
+
+/* The CUDA context is made at NULL -> READY, before the decoders upstream open (a bin
+ * changes its sinks first) and ask their neighbours for one. */
+static GstStateChangeReturn
+gst_torch_classify_change_state (GstElement * element, GstStateChange transition)
+{
+  GstTorchClassify *self = GST_TORCH_CLASSIFY (element);
+  GstTorchClassifyPrivate *p = self->priv;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    GST_OBJECT_LOCK (self);
+    const std::string device = p->device;
+    GST_OBJECT_UNLOCK (self);
+    const int index = ta::cuda::device_index (device);
+    std::string why;
+    if (index >= 0 && !p->cuda.open (element, index, &why))
+      GST_INFO_OBJECT (self, "no zero-copy CUDA input: %s", why.c_str ());
+  }
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    p->cuda.close ();
+  return ret;
+}
+#endif
 
 /* ---- GObject ------------------------------------------------------------- */
 
@@ -1034,6 +1135,10 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_torch_classify_generate_output);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_torch_classify_sink_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_torch_classify_query);
+#ifdef TA_HAVE_GST_CUDA
+  trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_torch_classify_transform_caps);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_torch_classify_change_state);
+#endif
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 

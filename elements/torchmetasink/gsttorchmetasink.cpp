@@ -55,6 +55,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <stdio_ext.h>
+#include <sys/types.h>
+#include <unistd.h>
 #include <exception>
 #include <memory>
 #include <string>
@@ -115,6 +118,7 @@ struct TorchMetaSinkPrivate
   std::string path;             /* what error messages call the output */
   std::string stream_id;        /* from the last STREAM_START event */
   guint64 frame = 0;
+  off_t complete_bytes = 0;     /* file size after the last whole line (owned files) */
   gint width = -1;              /* -1: not in the caps */
   gint height = -1;
 
@@ -824,6 +828,7 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
   GST_OBJECT_UNLOCK (self);
 
   priv->frame = 0;
+  priv->complete_bytes = 0;
   priv->width = priv->height = -1;
   priv->stream_id.clear ();
   priv->mqtt_on = mqtt_on;
@@ -1047,14 +1052,34 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     if (priv->file && (fwrite (line.data (), 1, line.size (), priv->file) != line.size ()
         || fflush (priv->file) != 0)) {
       const int errsv = errno;
+      /* Keep what was written whole: drop what stdio still holds of this line and cut
+       * the part of it that reached the file (a full disk takes part of a write), so
+       * that the file ends with the last complete line, as a reader expects. */
+      bool cut = false;
+      if (priv->owns_file) {
+        __fpurge (priv->file);
+        cut = ftruncate (fileno (priv->file), priv->complete_bytes) == 0
+            && fseeko (priv->file, priv->complete_bytes, SEEK_SET) == 0;
+      }
       clearerr (priv->file);
-      GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-          ("Could not write to \"%s\": %s.", priv->path.c_str (),
-              errsv ? g_strerror (errsv) : "short write"),
-          ("frame %" G_GUINT64_FORMAT ", %" G_GSIZE_FORMAT " bytes", priv->frame,
-              line.size ()));
+      const bool full = errsv == ENOSPC || errsv == EDQUOT;
+      gchar *text = g_strdup_printf ("Could not write to \"%s\": %s.%s",
+          priv->path.c_str (), errsv ? g_strerror (errsv) : "short write",
+          full ? " Free space on its file system, or set location to a file on a "
+          "disk with room." : "");
+      gchar *debug = g_strdup_printf ("frame %" G_GUINT64_FORMAT ", %" G_GSIZE_FORMAT
+          " bytes; the file keeps the %" G_GUINT64_FORMAT " whole lines before it%s",
+          priv->frame, line.size (), priv->frame,
+          cut ? "" : " (and maybe part of this one)");
+      if (full)
+        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", text), ("%s", debug));
+      else
+        GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", text), ("%s", debug));
+      g_free (text);
+      g_free (debug);
       return GST_FLOW_ERROR;
     }
+    priv->complete_bytes += static_cast<off_t> (line.size ());
     priv->frame++;
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,

@@ -116,17 +116,28 @@ std::shared_ptr<Ticket> Engine::enqueue(std::shared_ptr<Ticket> t) {
   return t;
 }
 
-std::shared_ptr<Ticket> Engine::submit(std::vector<float> input) {
+std::shared_ptr<Ticket> Engine::submit(std::vector<float> input, int top_k) {
   auto t = std::make_shared<Ticket>();
   t->input_ = std::move(input);
+  t->top_k_ = std::max(1, top_k);
   return enqueue(std::move(t));
 }
 
-std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const PreprocessConfig& cfg) {
+std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const PreprocessConfig& cfg, int top_k,
+                                             std::shared_ptr<void> hold) {
   auto t = std::make_shared<Ticket>();
   t->staged_ = true;
   t->pre_ = cfg;
   t->view_ = f;
+  t->top_k_ = std::max(1, top_k);
+  if (hold) {
+    // Read in place (by the kernel, or by the upload into pinned memory): the owner's hold
+    // keeps the planes valid until the batch has run.
+    t->hold_ = std::move(hold);
+    return enqueue(std::move(t));
+  }
+  if (f.on_device)
+    throw Error(ErrorKind::Stream, "A frame in device memory was queued without a hold on its planes.");
   // One contiguous copy of the planes: the buffer may be gone before the worker runs.
   size_t sizes[3] = {0, 0, 0}, total = 0;
   for (int i = 0; i < 3; i++) {
@@ -200,9 +211,11 @@ void Engine::loop() {
     running_ += (int)n;
     l.unlock();
 
-    std::vector<float> logits;
+    std::vector<TopLogits> tops;
     std::string error;
     try {
+      int k = 1;
+      for (auto& j : jobs) k = std::max(k, j->top_k_);
       if (jobs[0]->staged_) {
         std::vector<const FrameView*> views;
         std::vector<const PreprocessConfig*> cfgs;
@@ -210,24 +223,32 @@ void Engine::loop() {
           views.push_back(&j->view_);
           cfgs.push_back(&j->pre_);
         }
-        logits = model_->logits_of_frames(views, cfgs);
+        tops = model_->top_logits_of_frames(views, cfgs, k);
       } else {
         batch.resize(n * per_frame);
         for (size_t i = 0; i < n; i++)
           std::copy(jobs[i]->input_.begin(), jobs[i]->input_.end(), batch.begin() + i * per_frame);
-        logits = model_->scores(batch.data(), (int)n, size_, size_, Activation::None);
+        tops = model_->top_logits(batch.data(), (int)n, size_, size_, k);
       }
+      if (tops.size() != n) throw Error(ErrorKind::Stream, "The model returned results for another number of frames.");
     } catch (const Error& e) {
       error = std::string(e.what()) + (e.detail().empty() ? "" : " (" + e.detail() + ")");
     } catch (const std::exception& e) {
       error = e.what();
     }
 
+    // The batch has run (its results are on the host): the frames' planes may go.
+    for (auto& j : jobs) j->hold_.reset();
     l.lock();
-    const size_t c = error.empty() ? logits.size() / n : 0;
     for (size_t i = 0; i < n; i++) {
       Ticket& t = *jobs[i];
-      if (error.empty()) t.logits_.assign(logits.begin() + i * c, logits.begin() + (i + 1) * c);
+      if (error.empty()) {
+        t.top_ = std::move(tops[i]);
+        if ((int)t.top_.ids.size() > t.top_k_) {
+          t.top_.ids.resize(t.top_k_);
+          t.top_.logits.resize(t.top_k_);
+        }
+      }
       t.error_ = error;
       t.done_ = true;
       std::vector<float>().swap(t.input_);
@@ -240,27 +261,44 @@ void Engine::loop() {
   }
 }
 
-std::vector<Prediction> postprocess(const std::vector<float>& logits, Activation act, int top_k, float threshold) {
-  const int c = (int)logits.size();
-  std::vector<float> s(logits);
-  if (act == Activation::Softmax) {
-    const float mx = *std::max_element(s.begin(), s.end());
-    double sum = 0;
-    for (float& v : s) sum += (v = std::exp(v - mx));
-    for (float& v : s) v = (float)(v / sum);
-  } else if (act == Activation::Sigmoid) {
-    for (float& v : s) v = 1.f / (1.f + std::exp(-v));
-  }
+TopLogits top_logits(const float* logits, int c, int k) {
+  TopLogits t;
+  if (c <= 0) return t;
   std::vector<int> idx(c);
   std::iota(idx.begin(), idx.end(), 0);
-  const int k = std::max(1, std::min(top_k, c));
+  const int kk = std::max(1, std::min(k, c));
   // Ties keep the lower class id first, as torch.topk does in practice.
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                    [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int a, int b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  const float mx = logits[idx[0]];
+  double sum = 0;
+  for (int i = 0; i < c; i++) sum += std::exp((double)logits[i] - mx);
+  t.lse = (float)(mx + std::log(sum));
+  for (int i = 0; i < kk; i++) {
+    t.ids.push_back(idx[i]);
+    t.logits.push_back(logits[idx[i]]);
+  }
+  return t;
+}
+
+std::vector<Prediction> postprocess(const TopLogits& top, Activation act, int top_k, float threshold) {
+  const int k = std::min<int>(std::max(1, top_k), (int)top.ids.size());
   std::vector<Prediction> out;
-  for (int i = 0; i < k; i++)
-    if (s[idx[i]] >= threshold) out.push_back({idx[i], s[idx[i]]});
+  for (int i = 0; i < k; i++) {
+    const float v = top.logits[i];
+    float s = v;
+    if (act == Activation::Softmax)
+      s = (float)std::exp((double)v - top.lse);
+    else if (act == Activation::Sigmoid)
+      s = 1.f / (1.f + std::exp(-v));
+    if (s >= threshold) out.push_back({top.ids[i], s});
+  }
   return out;
+}
+
+std::vector<Prediction> postprocess(const std::vector<float>& logits, Activation act, int top_k, float threshold) {
+  return postprocess(top_logits(logits.data(), (int)logits.size(), top_k), act, top_k, threshold);
 }
 
 }  // namespace ta

@@ -3,9 +3,10 @@
 //
 // Elements submit preprocessed frames and get a Ticket each; the worker takes up to
 // batch_size queued frames (waiting at most batch_timeout_ms for a partial batch, or
-// until flush()), runs one forward, and fills the tickets with the raw logits. The
-// activation and top-k are applied per element (postprocess), so elements sharing a model
-// may differ there. LibTorch-free header.
+// until flush()), runs one forward, and fills each ticket with the best logits of its
+// frame (as many as it asked for; on the GPU they are picked on the device and only they
+// come back). The activation, threshold and top-k are applied per element (postprocess),
+// so elements sharing a model may differ there. LibTorch-free header.
 #pragma once
 
 #include <atomic>
@@ -35,17 +36,19 @@ class Ticket {
   // Waits until the result is there or `cancel` becomes true (checked on every wake-up;
   // call Engine::wake_all() after setting it). Returns ready().
   bool wait(const std::atomic<bool>* cancel) const;
-  const std::vector<float>& logits() const { return logits_; }  // valid once ready
+  const TopLogits& result() const { return top_; }              // valid once ready
   const std::string& error() const { return error_; }           // non-empty: the forward failed
 
  private:
   friend class Engine;
   std::vector<float> input_;      // host path: the preprocessed input
   std::vector<uint8_t> frame_;    // GPU path: a copy of the frame's planes ...
-  FrameView view_;                // ... described here ...
+  FrameView view_;                // ... described here (or the planes on the device) ...
   PreprocessConfig pre_;          // ... and how to preprocess it
+  std::shared_ptr<void> hold_;    // keeps device planes alive until the batch ran
   bool staged_ = false;
-  std::vector<float> logits_;
+  int top_k_ = 1;
+  TopLogits top_;
   std::string error_;
   bool done_ = false;
   std::chrono::steady_clock::time_point queued_;
@@ -64,11 +67,17 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Queues one frame of 3 x size x size floats (size = ModelConfig::input_size).
-  std::shared_ptr<Ticket> submit(std::vector<float> input);
-  // The GPU path (model().gpu_preprocessing()): queues a copy of the frame itself; the
-  // worker uploads it and preprocesses it on the GPU into the batch. Throws ta::Error.
-  std::shared_ptr<Ticket> submit_frame(const FrameView& frame, const PreprocessConfig& cfg);
+  // Queues one frame of 3 x size x size floats (size = ModelConfig::input_size); its
+  // ticket gets the best `top_k` logits.
+  std::shared_ptr<Ticket> submit(std::vector<float> input, int top_k);
+  // The GPU path (model().gpu_preprocessing()): queues the frame itself; the worker
+  // uploads it and preprocesses it on the GPU into the batch. With a `hold` (whatever
+  // keeps the planes valid: the element's mapped buffer) the planes are read in place and
+  // the hold is let go once the batch has run; without one they are copied here. A frame
+  // already on the device (frame.on_device, e.g. from nvh264dec) needs a hold and is read
+  // by the kernel where it is: no copy at all. Throws ta::Error.
+  std::shared_ptr<Ticket> submit_frame(const FrameView& frame, const PreprocessConfig& cfg, int top_k,
+                                       std::shared_ptr<void> hold = nullptr);
   // Runs what is queued now without waiting for a full batch (EOS, drain).
   void flush();
   // True while frames are queued or running: live mode submits only when false.
@@ -103,7 +112,10 @@ class Engine {
   friend class Ticket;
 };
 
-// Activation, threshold and top-k of one frame's logits (C values), best first.
+// Activation, threshold and top-k of one frame's best logits, best first (the
+// activations keep the order).
+std::vector<Prediction> postprocess(const TopLogits& top, Activation act, int top_k, float threshold);
+// The same from all C logits of a frame.
 std::vector<Prediction> postprocess(const std::vector<float>& logits, Activation act, int top_k, float threshold);
 
 }  // namespace ta

@@ -1,4 +1,5 @@
-// A view of one video frame in host memory: format, planes, strides, colorimetry.
+// A view of one video frame: format, planes, strides, colorimetry; the planes are in host
+// memory, or (on_device) in CUDA device memory.
 // No GStreamer types here: the element fills it from a GstVideoFrame.
 #pragma once
 
@@ -21,6 +22,9 @@ struct FrameView {
   int strides[3] = {0, 0, 0};
   ColorMatrix matrix = ColorMatrix::BT601;
   bool full_range = false;  // YUV: true for 0..255 luma, false for 16..235
+  // The planes are CUDA device memory of the model's device (e.g. from nvh264dec), not
+  // host memory: only the GPU path reads them.
+  bool on_device = false;
 };
 
 // Byte offsets of R, G, B inside one pixel of a packed format, and the pixel size.

@@ -35,8 +35,8 @@ const char* precision_name(Precision p) {
   return "?";
 }
 
-std::vector<float> Model::logits_of_frames(const std::vector<const FrameView*>&,
-                                           const std::vector<const PreprocessConfig*>&) {
+std::vector<TopLogits> Model::top_logits_of_frames(const std::vector<const FrameView*>&,
+                                                   const std::vector<const PreprocessConfig*>&, int) {
   throw Error(ErrorKind::Stream, "GPU preprocessing is not available for this model.");
 }
 
@@ -125,6 +125,28 @@ c10::ScalarType resolve_dtype(Precision p, const c10::Device& d, Precision* reso
   }
 }
 
+// The best `k` logits of each row of y (n x C, on any device) and each row's log-sum-exp,
+// found there: n x (2k + 1) numbers are copied to the host, not n x C.
+std::vector<TopLogits> pack_top(torch::Tensor y, int k) {
+  y = y.to(torch::kFloat);
+  const int n = (int)y.size(0);
+  const int kk = std::max(1, std::min<int>(k, (int)y.size(1)));
+  auto top = torch::topk(y, kk, /*dim=*/1, /*largest=*/true, /*sorted=*/true);
+  // Class ids travel as floats: exact up to 2^24 classes.
+  torch::Tensor packed = torch::cat({std::get<0>(top), std::get<1>(top).to(torch::kFloat),
+                                     torch::logsumexp(y, 1, /*keepdim=*/true)}, 1)
+                             .to(torch::kCPU)  // on a GPU: synchronizes the stream
+                             .contiguous();
+  std::vector<TopLogits> out(n);
+  const float* d = packed.data_ptr<float>();
+  for (int i = 0; i < n; i++, d += 2 * kk + 1) {
+    out[i].logits.assign(d, d + kk);
+    for (int j = 0; j < kk; j++) out[i].ids.push_back((int)d[kk + j]);
+    out[i].lse = d[2 * kk];
+  }
+  return out;
+}
+
 // Common part of both model kinds: device, dtype, activation, top-k.
 class TorchModel : public Model {
  public:
@@ -139,6 +161,15 @@ class TorchModel : public Model {
   std::vector<float> scores(const float* input, int n, int h, int w, Activation act) override {
     torch::Tensor s = run(input, n, h, w, act).contiguous();
     return std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+  }
+
+  std::vector<TopLogits> top_logits(const float* input, int n, int h, int w, int k) override {
+    try {
+      c10::InferenceMode guard;
+      return pack_top(forward_checked(input, n, h, w), k);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorKind::Stream, "The model failed on a frame.", e.what_without_backtrace());
+    }
   }
 
   std::vector<std::vector<Prediction>> classify(const float* input, int n, int h, int w, Activation act,
@@ -162,8 +193,9 @@ class TorchModel : public Model {
 #ifdef TA_HAVE_CUDA
   bool gpu_preprocessing() const override { return device_.is_cuda(); }
 
-  std::vector<float> logits_of_frames(const std::vector<const FrameView*>& frames,
-                                      const std::vector<const PreprocessConfig*>& cfgs) override {
+  std::vector<TopLogits> top_logits_of_frames(const std::vector<const FrameView*>& frames,
+                                              const std::vector<const PreprocessConfig*>& cfgs, int k) override {
+    if (!device_.is_cuda()) return Model::top_logits_of_frames(frames, cfgs, k);  // refuses
     try {
       if (!stream_) stream_ = c10::cuda::getStreamFromPool(false, device_.index());
       c10::cuda::CUDAStreamGuard guard(*stream_);
@@ -181,8 +213,8 @@ class TorchModel : public Model {
       torch::Tensor y = forward(in);
       if (y.dim() != 2 || y.size(0) != n)
         throw Error(ErrorKind::Stream, "The model does not map [N,3,H,W] images to [N,C] scores.");
-      y = y.to(torch::kFloat).to(torch::kCPU).contiguous();  // synchronizes the stream
-      return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+      // Top-k and the log-sum-exp on the device; n x (2k + 1) numbers come back.
+      return pack_top(y, k);
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::Stream, "The model failed on a batch on the GPU.", e.what_without_backtrace());
     }

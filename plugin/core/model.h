@@ -38,6 +38,19 @@ struct Prediction {
   float score;
 };
 
+// The best logits of one frame, best first, and the log-sum-exp of all of its logits
+// (its softmax scores are exp(logit - lse)): all that top-k results need. The GPU path
+// computes these on the device, and only they come back to the host.
+struct TopLogits {
+  std::vector<int> ids;
+  std::vector<float> logits;
+  float lse = 0.f;
+  bool empty() const { return ids.empty(); }
+};
+
+// The best `k` of `c` logits (ties: the lower class id first) and their log-sum-exp.
+TopLogits top_logits(const float* logits, int c, int k);
+
 // What the loader noticed and the element should log or warn about.
 struct LoadReport {
   std::vector<std::string> warnings;
@@ -63,16 +76,22 @@ class Model {
                                                         Activation act, int top_k,
                                                         float threshold) = 0;
 
+  // The best `k` logits of each of n preprocessed frames (3 x h x w floats each), found
+  // where the model runs: from a GPU only they come back. Throws ta::Error.
+  virtual std::vector<TopLogits> top_logits(const float* input, int n, int h, int w, int k) = 0;
+
   // The raw scores (after activation) of one batch, n x num_classes: for tests.
   virtual std::vector<float> scores(const float* input, int n, int h, int w, Activation act) = 0;
 
   // The GPU path: true for a CUDA model in a build with the CUDA kernel. Then frames are
   // preprocessed on the GPU, straight into the batch tensor, on the model's stream.
   virtual bool gpu_preprocessing() const { return false; }
-  // Raw logits (n x C) of n frames preprocessed on the GPU (cfgs[i] for frames[i]; all of
-  // the same crop size). Throws ta::Error.
-  virtual std::vector<float> logits_of_frames(const std::vector<const FrameView*>& frames,
-                                              const std::vector<const PreprocessConfig*>& cfgs);
+  // The best `k` logits of each of n frames preprocessed on the GPU (cfgs[i] for
+  // frames[i]; all of the same crop size), found on the device: only they are copied
+  // back. Frames whose planes are on the device (FrameView::on_device) are read in
+  // place. Throws ta::Error.
+  virtual std::vector<TopLogits> top_logits_of_frames(const std::vector<const FrameView*>& frames,
+                                                      const std::vector<const PreprocessConfig*>& cfgs, int k);
 };
 
 // The hub-cache file that pretrained=True would have left for `architecture`, or ""

@@ -249,6 +249,8 @@ void kernel_setup(const FrameView& f, const PreprocessConfig& cfg, px::KernelFra
 
 void preprocess(const FrameView& f, const PreprocessConfig& cfg, float* out) {
   check_frame(f);
+  if (f.on_device)
+    throw std::invalid_argument("the frame is in CUDA device memory, which only the GPU path reads");
   const Geometry g = compute_geometry(f.width, f.height, cfg);
   const size_t plane = (size_t)g.out_w * g.out_h;
   float* rgb[3] = {out, out + plane, out + 2 * plane};

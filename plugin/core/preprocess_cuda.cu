@@ -61,6 +61,26 @@ bool available(std::string* why_not) {
   return true;
 }
 
+int device_index(const std::string& device) {
+  if (device == "cpu") return -1;
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
+  if (device.empty() || device == "auto") return n > 0 ? 0 : -1;
+  if (device == "cuda") return n > 0 ? 0 : -1;
+  if (device.rfind("cuda:", 0) != 0 || device.size() == 5) return -1;
+  int index = 0;
+  for (size_t i = 5; i < device.size(); i++) {
+    if (device[i] < '0' || device[i] > '9' || index > 1000) return -1;
+    index = index * 10 + (device[i] - '0');
+  }
+  return index < n ? index : -1;
+}
+
+void make_primary_current(int device) {
+  check(cudaSetDevice(device), "cudaSetDevice");
+  check(cudaFree(nullptr), "cudaFree(0): creating the primary context");
+}
+
 FrameUploader::FrameUploader() = default;
 
 FrameUploader::~FrameUploader() {
@@ -94,13 +114,28 @@ void FrameUploader::preprocess(const FrameView& frame, const PreprocessConfig& c
   px::KernelFrame kf;
   px::KernelParams kp;
   kernel_setup(frame, cfg, &kf, &kp);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const dim3 block(32, 8);
+  const dim3 grid((kp.out_w + block.x - 1) / block.x, (kp.out_h + block.y - 1) / block.y);
+  auto launch = [&] {
+    if (half)
+      preprocess_kernel<__half><<<grid, block, 0, s>>>(kf, kp, static_cast<__half*>(out));
+    else
+      preprocess_kernel<float><<<grid, block, 0, s>>>(kf, kp, static_cast<float*>(out));
+    check(cudaGetLastError(), "kernel launch");
+  };
+  if (frame.on_device) {
+    // Zero-copy: the planes are the decoder's device memory; the kernel reads them there.
+    for (int i = 0; i < 3; i++) kf.planes[i] = frame.planes[i];
+    launch();
+    return;
+  }
   size_t total = 0, offs[3] = {0, 0, 0};
   for (int i = 0; i < 3; i++) {
     offs[i] = total;
     total += (plane_bytes(frame, i) + 255) & ~(size_t)255;
   }
   reserve(total);
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
   // The pinned buffer may still feed the previous frame's upload: wait for that copy only.
   check(cudaEventSynchronize(static_cast<cudaEvent_t>(done_)), "cudaEventSynchronize");
   for (int i = 0; i < 3; i++) {
@@ -111,13 +146,7 @@ void FrameUploader::preprocess(const FrameView& frame, const PreprocessConfig& c
   }
   check(cudaMemcpyAsync(device_, pinned_, total, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
   check(cudaEventRecord(static_cast<cudaEvent_t>(done_), s), "cudaEventRecord");
-  const dim3 block(32, 8);
-  const dim3 grid((kp.out_w + block.x - 1) / block.x, (kp.out_h + block.y - 1) / block.y);
-  if (half)
-    preprocess_kernel<__half><<<grid, block, 0, s>>>(kf, kp, static_cast<__half*>(out));
-  else
-    preprocess_kernel<float><<<grid, block, 0, s>>>(kf, kp, static_cast<float*>(out));
-  check(cudaGetLastError(), "kernel launch");
+  launch();
 }
 
 }  // namespace cuda

@@ -17,6 +17,16 @@ namespace cuda {
 // True when this build has the CUDA path and a device is usable.
 bool available(std::string* why_not);
 
+// The CUDA device a `device` property value names ("auto", "cuda", "cuda:N"), or -1 when
+// it means the CPU ("cpu", "auto" without a usable device) or is not a device (the model
+// loader reports that). No CUDA context is made.
+int device_index(const std::string& device);
+
+// Makes the primary context of `device` (the one LibTorch and the CUDA runtime use)
+// current on the calling thread, creating it if needed; the caller may then take its
+// handle (cuCtxGetCurrent, or GStreamer's loader). Throws ta::Error(Stream).
+void make_primary_current(int device);
+
 // Reusable upload buffers for one frame size; one per element (or per batch slot).
 class FrameUploader {
  public:

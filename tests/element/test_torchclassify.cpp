@@ -185,6 +185,65 @@ TEST(TorchClassify, RefusesOtherCaps) {
   gst_object_unref(e);
 }
 
+// Zero-copy input from NVIDIA's decoders: in a build with the CUDA path and
+// gstreamer-cuda-1.0 the templates offer video/x-raw(memory:CUDAMemory), but the pads
+// offer it only while torchclassify holds a CUDA context, i.e. its device is a GPU. With
+// device=cpu, or device=auto where there is no GPU, a decoder is offered system memory
+// only, and no CUDA context is announced to the pipeline.
+TEST(TorchClassify, CudaMemoryIsOfferedOnlyWithTheModelOnAGpu) {
+  GstElementFactory* f = gst_element_factory_find("torchclassify");
+  ASSERT_TRUE(f);
+  bool in_template = false;
+  for (const GList* l = gst_element_factory_get_static_pad_templates(f); l; l = l->next) {
+    GstCaps* c = gst_static_pad_template_get_caps(static_cast<GstStaticPadTemplate*>(l->data));
+    for (guint i = 0; i < gst_caps_get_size(c); i++)
+      in_template |= gst_caps_features_contains(gst_caps_get_features(c, i), "memory:CUDAMemory") != 0;
+    gst_caps_unref(c);
+  }
+  gst_object_unref(f);
+#ifdef TA_EXPECT_CUDA_CAPS
+  ASSERT_TRUE(in_template) << "a build with the CUDA path and gstreamer-cuda-1.0 offers CUDA memory";
+#else
+  EXPECT_FALSE(in_template);
+  GTEST_SKIP() << "this build has no zero-copy CUDA input (meson: CUDA path or gstreamer-cuda-1.0 missing)";
+#endif
+  const bool gpu = access("/dev/nvidia0", F_OK) == 0;
+  for (const char* device : {"cpu", "auto", "cuda"}) {
+    SCOPED_TRACE(device);
+    if (!gpu && std::string(device) == "cuda") continue;  // fails to start: DeviceAndPrecision_n
+    GstElement* pipe = gst_pipeline_new(nullptr);
+    GstElement* e = gst_element_factory_make("torchclassify", nullptr);
+    g_object_set(e, "device", device, nullptr);
+    gst_bin_add(GST_BIN(pipe), e);
+    ASSERT_EQ(gst_element_set_state(pipe, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+    GstPad* sink = gst_element_get_static_pad(e, "sink");
+    GstCaps* caps = gst_pad_query_caps(sink, nullptr);
+    bool offered = false;
+    for (guint i = 0; i < gst_caps_get_size(caps); i++)
+      offered |= gst_caps_features_contains(gst_caps_get_features(caps, i), "memory:CUDAMemory") != 0;
+    GstCaps* cuda = gst_caps_from_string("video/x-raw(memory:CUDAMemory),format=NV12,width=64,height=48");
+    const bool accepted = gst_pad_query_accept_caps(sink, cuda);
+    GstBus* bus = gst_element_get_bus(pipe);
+    GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_HAVE_CONTEXT);
+    const bool announced = m != nullptr;
+    const bool on_gpu = gpu && std::string(device) != "cpu";
+    EXPECT_EQ(offered, on_gpu) << "caps " << gst_caps_to_string(caps);
+    EXPECT_EQ(accepted, on_gpu);
+    EXPECT_EQ(announced, on_gpu);
+    // System memory is always offered.
+    GstCaps* sys = gst_caps_from_string("video/x-raw,format=NV12,width=64,height=48");
+    EXPECT_TRUE(gst_pad_query_accept_caps(sink, sys));
+    gst_caps_unref(sys);
+    if (m) gst_message_unref(m);
+    gst_object_unref(bus);
+    gst_caps_unref(cuda);
+    gst_caps_unref(caps);
+    gst_object_unref(sink);
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(pipe);
+  }
+}
+
 TEST(TorchClassify, TopKThresholdAndActivation) {
   TA_REQUIRE_FIXTURE(model, "tiny.ts");
   const std::string caps = "video/x-raw,format=RGB,width=64,height=64,framerate=30/1";

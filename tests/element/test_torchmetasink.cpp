@@ -533,7 +533,7 @@ TEST(TorchMetaSink, WriteFailureIsAnError_n) {
   gchar* dbg = nullptr;
   gst_message_parse_error(msg, &gerr, &dbg);
   EXPECT_EQ(gerr->domain, GST_RESOURCE_ERROR);
-  EXPECT_EQ(gerr->code, GST_RESOURCE_ERROR_WRITE);
+  EXPECT_EQ(gerr->code, GST_RESOURCE_ERROR_NO_SPACE_LEFT);
   EXPECT_NE(std::string(gerr->message).find("/dev/full"), std::string::npos) << gerr->message;
   EXPECT_NE(std::string(gerr->message).find(g_strerror(ENOSPC)), std::string::npos)
       << gerr->message;

@@ -1,0 +1,154 @@
+// Top-k results from the best logits only (ta::TopLogits): what the engine gets back from
+// the model, on the GPU found on the device. The scores made from them must equal the
+// scores made from all the logits, for every activation, and the model's own top_logits
+// (torch.topk and logsumexp where the model runs) must equal the host's.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engine.h"
+#include "model.h"
+#include "test_env.h"
+
+using namespace ta;
+
+namespace {
+
+// The scores of all C logits after `act`, top `k` with threshold, computed the long way.
+std::vector<Prediction> reference(const std::vector<float>& logits, Activation act, int k, float threshold) {
+  std::vector<double> s(logits.begin(), logits.end());
+  if (act == Activation::Softmax) {
+    double mx = s[0], sum = 0;
+    for (double v : s) mx = std::max(mx, v);
+    for (double& v : s) sum += (v = std::exp(v - mx));
+    for (double& v : s) v /= sum;
+  } else if (act == Activation::Sigmoid) {
+    for (double& v : s) v = 1 / (1 + std::exp(-v));
+  }
+  std::vector<int> idx(s.size());
+  for (size_t i = 0; i < idx.size(); i++) idx[i] = (int)i;
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return s[a] > s[b]; });
+  std::vector<Prediction> out;
+  for (int i = 0; i < std::min<int>(k, (int)s.size()); i++)
+    if (s[idx[i]] >= threshold) out.push_back({idx[i], (float)s[idx[i]]});
+  return out;
+}
+
+void expect_same(const std::vector<Prediction>& got, const std::vector<Prediction>& want, double tol) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); i++) {
+    EXPECT_EQ(got[i].class_id, want[i].class_id) << "rank " << i;
+    EXPECT_NEAR(got[i].score, want[i].score, tol) << "rank " << i;
+  }
+}
+
+}  // namespace
+
+TEST(TopLogits, ScoresEqualThoseOfAllLogitsForEveryActivation) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> n(0.f, 4.f);
+  for (int c : {1, 2, 10, 1000}) {
+    std::vector<float> logits(c);
+    for (float& v : logits) v = n(rng);
+    for (Activation act : {Activation::Softmax, Activation::Sigmoid, Activation::None})
+      for (int k : {1, 5, 2000})
+        for (float thr : {-1e9f, 0.01f}) {
+          SCOPED_TRACE("C=" + std::to_string(c) + " k=" + std::to_string(k) + " act=" + std::to_string((int)act));
+          const TopLogits t = top_logits(logits.data(), c, k);
+          ASSERT_EQ((int)t.ids.size(), std::min(k, c));
+          expect_same(postprocess(t, act, k, thr), reference(logits, act, k, thr), 5e-6);
+          // Asking for fewer than were kept: the best of them.
+          expect_same(postprocess(t, act, 1, thr), reference(logits, act, 1, thr), 5e-6);
+        }
+  }
+}
+
+TEST(TopLogits, TiesKeepTheLowerClassIdFirstAndHugeLogitsStayFinite) {
+  const std::vector<float> logits = {3.f, 5.f, 5.f, 1.f, 5.f};
+  const TopLogits t = top_logits(logits.data(), 5, 3);
+  EXPECT_EQ(t.ids, (std::vector<int>{1, 2, 4}));
+  const std::vector<float> big = {1e30f, 0.f, -1e30f};
+  const auto p = postprocess(top_logits(big.data(), 3, 3), Activation::Softmax, 3, 0.f);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_FLOAT_EQ(p[0].score, 1.f);
+  EXPECT_FLOAT_EQ(p[1].score, 0.f);
+  EXPECT_TRUE(std::isfinite(p[2].score));
+}
+
+// The model's top_logits (torch::topk + logsumexp where it runs, packed into one copy)
+// against its full scores, on a seeded ResNet18 and a 10-class TorchScript model.
+TEST(TopLogits, ModelTopLogitsEqualTheFullScores) {
+  TA_REQUIRE_FIXTURE(r18, "resnet18_seeded.pth");
+  TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
+  for (const std::string& which : {r18, tiny}) {
+    SCOPED_TRACE(which);
+    ModelConfig c;
+    (which == r18 ? c.weights_location : c.model_location) = which;
+    c.architecture = "resnet18";
+    c.device = "cpu";
+    LoadReport r;
+    auto m = Model::load(c, &r);
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    const int n = 3, side = 96;
+    std::vector<float> x((size_t)n * 3 * side * side);
+    for (float& v : x) v = u(rng);
+    const std::vector<float> all = m->scores(x.data(), n, side, side, Activation::None);
+    const int classes = (int)(all.size() / n);
+    ASSERT_EQ(classes, m->num_classes());
+    const std::vector<TopLogits> tops = m->top_logits(x.data(), n, side, side, 5);
+    ASSERT_EQ(tops.size(), (size_t)n);
+    for (int i = 0; i < n; i++) {
+      const std::vector<float> row(all.begin() + i * classes, all.begin() + (i + 1) * classes);
+      EXPECT_NEAR(tops[i].lse, top_logits(row.data(), classes, 5).lse, 1e-4);
+      for (Activation act : {Activation::Softmax, Activation::Sigmoid, Activation::None})
+        expect_same(postprocess(tops[i], act, 5, 0.f), postprocess(row, act, 5, 0.f), 1e-5);
+    }
+  }
+}
+
+// What keeps a frame's planes valid (the element's mapped buffer, or the decoder's CUDA
+// memory) is let go once its batch has run, also when the batch failed; a frame on the
+// device without one is refused at once.
+TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
+  TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
+  ModelConfig c;
+  c.model_location = tiny;
+  c.device = "cpu";
+  c.input_size = 64;
+  EngineOptions eo;
+  eo.batch_size = 2;
+  LoadReport r;
+  auto engine = Engine::acquire("", c, eo, &r);
+  ASSERT_FALSE(engine->model().gpu_preprocessing()) << "a CPU model";
+
+  std::vector<uint8_t> pixels(32 * 32 * 3, 128);
+  FrameView v;
+  v.format = PixelFormat::RGB;
+  v.width = v.height = 32;
+  v.planes[0] = pixels.data();
+  v.strides[0] = 32 * 3;
+  PreprocessConfig pc;
+  pc.resize_size = 72;
+  pc.crop_size = 64;
+
+  auto hold = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = hold;
+  auto t1 = engine->submit_frame(v, pc, 3, hold);
+  auto t2 = engine->submit_frame(v, pc, 3, hold);
+  hold.reset();
+  EXPECT_FALSE(watch.expired()) << "the queued frames still need their planes";
+  ASSERT_TRUE(t1->wait(nullptr));
+  ASSERT_TRUE(t2->wait(nullptr));
+  EXPECT_TRUE(watch.expired()) << "the hold outlived its batch";
+  // A CPU model has no GPU path: the ticket says so (the element never sends it one).
+  EXPECT_NE(t1->error().find("GPU preprocessing is not available"), std::string::npos) << t1->error();
+
+  v.on_device = true;
+  EXPECT_THROW(engine->submit_frame(v, pc, 3, nullptr), Error);
+  // And the CPU preprocessing refuses device planes instead of reading them.
+  std::vector<float> out(3 * 64 * 64);
+  EXPECT_THROW(preprocess(v, pc, out.data()), std::invalid_argument);
+}
