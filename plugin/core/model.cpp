@@ -89,7 +89,8 @@ c10::Device resolve_device(const std::string& dev, LoadReport* report) {
   const bool have_cuda = torch::cuda::is_available();
   if (dev.empty() || dev == "auto") {
     if (have_cuda) return c10::Device(c10::kCUDA, 0);
-    report->infos.push_back("device=auto: no usable CUDA device, running on the CPU");
+    report->warnings.push_back("device=auto: LibTorch sees no usable CUDA device, so the model runs on the CPU "
+                               "(set device=cpu to choose the CPU without this warning).");
     return c10::Device(c10::kCPU);
   }
   if (dev == "cpu") return c10::Device(c10::kCPU);

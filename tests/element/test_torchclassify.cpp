@@ -476,6 +476,21 @@ TEST(TorchClassifyErrors, BadPreprocessingSettings_n) {
   expect_error(m + "std=\"<0.2,0.0,0.2>\"", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "std must not contain 0");
 }
 
+// device=auto (the default) without a GPU runs on the CPU and says so, once.
+TEST(TorchClassify, DeviceAutoWithoutAGpuWarnsOnceAndRunsOnTheCpu) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  if (access("/dev/nvidia0", F_OK) == 0) GTEST_SKIP() << "a GPU is present: device=auto takes it";
+  BusResult r;
+  run_pipeline("videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! torchclassify model-location=" +
+                   model + " ! fakesink",
+               &r);
+  ASSERT_FALSE(r.error);
+  EXPECT_TRUE(r.eos);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("runs on the CPU"), std::string::npos) << r.warnings[0];
+  EXPECT_NE(r.warnings[0].find("device=cpu"), std::string::npos) << r.warnings[0];
+}
+
 TEST(TorchClassifyErrors, DeviceAndPrecision_n) {
   TA_REQUIRE_FIXTURE(model, "tiny.ts");
   const std::string m = "model-location=" + model + " ";

@@ -510,6 +510,22 @@ inline void check_app_lines(const std::vector<std::string>& lines, long first_fr
 
 namespace ta_test {
 
+// Counts the buffers that reach the sink pad of the element named "sink" in `pipeline`
+// into `*n` (which must outlive the pipeline). false when there is no such element.
+inline bool count_sink_buffers(GstElement* pipeline, std::atomic<int>* n) {
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  if (!sink) return false;
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo*, gpointer c) {
+        static_cast<std::atomic<int>*>(c)->fetch_add(1);
+        return GST_PAD_PROBE_OK;
+      }, n, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  return true;
+}
+
 // Runs `desc`, a pipeline whose sink is named "sink", until `n` buffers have reached the
 // sink (or an error, or `timeout`), then ends it with EOS (an EOS event sent to the
 // pipeline, as gst-launch-1.0 -e does) and waits for the EOS message. Returns "" or what
@@ -523,20 +539,11 @@ inline std::string run_until_buffers(const std::string& desc, int n, Seconds tim
     if (p) gst_object_unref(p);
     return e;
   }
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
-  if (!sink) {
+  std::atomic<int> count{0};
+  if (!count_sink_buffers(p, &count)) {
     gst_object_unref(p);
     return "no element named 'sink' in '" + desc + "'";
   }
-  std::atomic<int> count{0};
-  GstPad* pad = gst_element_get_static_pad(sink, "sink");
-  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER,
-      [](GstPad*, GstPadProbeInfo*, gpointer c) {
-        static_cast<std::atomic<int>*>(c)->fetch_add(1);
-        return GST_PAD_PROBE_OK;
-      }, &count, nullptr);
-  gst_object_unref(pad);
-  gst_object_unref(sink);
 
   std::string result;
   GstBus* bus = gst_element_get_bus(p);

@@ -127,16 +127,7 @@ TEST_P(RtspServerKilled, ErrorNamesTheSourceAndEveryLineStays) {
   GstElement* p = gst_parse_launch(desc.c_str(), &err);
   ASSERT_TRUE(p && !err) << desc << ": " << (err ? err->message : "");
   std::atomic<int> count{0};
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
-  GstPad* pad = gst_element_get_static_pad(sink, "sink");
-  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER,
-                    [](GstPad*, GstPadProbeInfo*, gpointer c) {
-                      static_cast<std::atomic<int>*>(c)->fetch_add(1);
-                      return GST_PAD_PROBE_OK;
-                    },
-                    &count, nullptr);
-  gst_object_unref(pad);
-  gst_object_unref(sink);
+  ASSERT_TRUE(count_sink_buffers(p, &count));
   GstBus* bus = gst_element_get_bus(p);
   ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 

@@ -34,15 +34,7 @@ int count_frames(const std::string& path) {
     return -1;
   }
   std::atomic<int> n{0};
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
-  GstPad* pad = gst_element_get_static_pad(sink, "sink");
-  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER,
-      [](GstPad*, GstPadProbeInfo*, gpointer c) {
-        static_cast<std::atomic<int>*>(c)->fetch_add(1);
-        return GST_PAD_PROBE_OK;
-      }, &n, nullptr);
-  gst_object_unref(pad);
-  gst_object_unref(sink);
+  count_sink_buffers(p, &n);
   gst_element_set_state(p, GST_STATE_PLAYING);
   GstBus* bus = gst_element_get_bus(p);
   GstMessage* m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
