@@ -34,7 +34,12 @@
 #include <thread>
 #include <vector>
 
+#include "net_helpers.h"
+
 using json = nlohmann::json;
+using ta_test::accepts_tcp;
+using ta_test::find_program;
+using ta_test::free_port;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -42,47 +47,12 @@ namespace {
 
 const char* kPassword = "Pa55-w0rd-7f3c-never-logged";
 
-std::string mosquitto_path() {
-  if (g_file_test("/usr/sbin/mosquitto", G_FILE_TEST_IS_EXECUTABLE)) return "/usr/sbin/mosquitto";
-  gchar* p = g_find_program_in_path("mosquitto");
-  std::string s = p ? p : "";
-  g_free(p);
-  return s;
-}
+std::string mosquitto_path() { return find_program("mosquitto", "/usr/sbin/mosquitto"); }
 
 #define REQUIRE_MOSQUITTO()                                                                   \
   if (mosquitto_path().empty())                                                               \
   GTEST_SKIP() << "/usr/sbin/mosquitto not found: install the `mosquitto` package to run the " \
                   "MQTT tests against a real broker"
-
-// A loopback port nobody listens on now (the kernel's pick for an ephemeral bind).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-bool accepts_tcp(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "net_helpers.h"
 #include "pipeline_helpers.h"
 #include "test_env.h"
 
@@ -159,42 +160,6 @@ TEST(Scripts, RtspCameraWritesJsonLines) {
   const auto lines = read_file_lines(json.path());
   // A live source: torchclassify's mode=auto runs live, results marked with source-pts.
   EXPECT_GE(check_metasink_lines(lines, 320, 240, "door", true), lines.size() / 2);
-}
-
-// A loopback port nobody listens on now (the kernel's pick for an ephemeral bind).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-bool accepts_tcp(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
-std::string find_program(const char* name, const char* sbin) {
-  if (g_file_test(sbin, G_FILE_TEST_IS_EXECUTABLE)) return sbin;
-  gchar* p = g_find_program_in_path(name);
-  std::string s = p ? p : "";
-  g_free(p);
-  return s;
 }
 
 // rtsp-camera.sh with MQTT_HOST: the results reach a real mosquitto broker on loopback,
