@@ -35,11 +35,13 @@
 #include <vector>
 
 #include "net_helpers.h"
+#include "stdout_redirect.h"
 
 using json = nlohmann::json;
 using ta_test::accepts_tcp;
 using ta_test::find_program;
 using ta_test::free_port;
+using ta_test::StdoutRedirect;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -484,31 +486,6 @@ bool run_program(const std::vector<std::string>& args, const std::string& dir, s
   return exited0;
 }
 
-// Captures what the process writes to stdout while it lives.
-class StdoutCapture {
- public:
-  explicit StdoutCapture(const std::string& path) {
-    fflush(stdout);
-    saved_ = dup(STDOUT_FILENO);
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      close(fd);
-    }
-  }
-  ~StdoutCapture() { restore(); }
-  void restore() {
-    if (saved_ < 0) return;
-    fflush(stdout);
-    dup2(saved_, STDOUT_FILENO);
-    close(saved_);
-    saved_ = -1;
-  }
-
- private:
-  int saved_ = -1;
-};
-
 // Starts `broker`, or fails the test with its log.
 #define START_BROKER(broker)                         \
   do {                                               \
@@ -662,7 +639,7 @@ TEST(Mqtt, PublishesEveryBufferQos1) {
   ASSERT_TRUE(p.ok());
   double stop_s;
   {
-    StdoutCapture cap(out);
+    StdoutRedirect cap(out);
     ASSERT_TRUE(p.play());
     EXPECT_TRUE(p.wait_eos(20s)) << describe(p.all());
     stop_s = p.shut_down();
@@ -715,7 +692,7 @@ TEST(Mqtt, Qos0ExplicitTopicAndStdout) {
              sink_desc(broker.port(), "location=- mqtt-topic=site/cam7/results stream-name=cam7"));
   ASSERT_TRUE(p.ok());
   {
-    StdoutCapture cap(out);
+    StdoutRedirect cap(out);
     ASSERT_TRUE(p.play());
     EXPECT_TRUE(p.wait_eos(20s)) << describe(p.all());
     p.shut_down();

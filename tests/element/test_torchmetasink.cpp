@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gsttorchclassificationmeta.h"
+#include "stdout_redirect.h"
 
 using ojson = nlohmann::ordered_json;
 
@@ -547,31 +548,7 @@ TEST(TorchMetaSink, WriteFailureIsAnError_n) {
 }
 
 namespace {
-// Points fd 1 at a file for its lifetime, and back at the old stdout afterwards.
-class StdoutRedirect {
- public:
-  explicit StdoutRedirect(const std::string& path) {
-    fflush(stdout);
-    saved_ = dup(STDOUT_FILENO);
-    const int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CREAT, 0644);
-    EXPECT_GE(fd, 0);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      close(fd);
-    }
-  }
-  ~StdoutRedirect() { restore(); }
-  void restore() {
-    if (saved_ < 0) return;
-    fflush(stdout);
-    dup2(saved_, STDOUT_FILENO);
-    close(saved_);
-    saved_ = -1;
-  }
-
- private:
-  int saved_ = -1;
-};
+using ta_test::StdoutRedirect;
 
 void check_stdout_output(const char* location) {
   TempFile out("torchmetasink-stdout-XXXXXX.jsonl");
