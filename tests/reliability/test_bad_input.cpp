@@ -112,31 +112,29 @@ with zipfile.ZipFile(dst, 'w', zipfile.ZIP_STORED) as zout:
 
 // ---- model files ---------------------------------------------------------------------
 
-TEST(BadModel, StateDictTruncatedAtTenPlaces_n) {
-  TA_REQUIRE_FIXTURE(weights, "resnet18_seeded.pth");
-  Watchdog dog(300, "truncated state dicts");
-  const std::string full = read_file(weights);
+// `good` cut at the ten places, each given to torchclassify as `props` + the cut file:
+// every one must be a LIBRARY/INIT error naming the file.
+void expect_every_cut_refused(const std::string& good, const char* suffix, const std::string& props) {
+  const std::string full = read_file(good);
   ASSERT_GT(full.size(), 1000u);
-  TempFile cut(".pth");
+  TempFile cut(suffix);
   for (size_t n : cut_points(full.size())) {
     SCOPED_TRACE("cut at byte " + std::to_string(n) + " of " + std::to_string(full.size()));
     ASSERT_TRUE(write_file(cut.path(), full.substr(0, n)));
-    expect_classify_error("architecture=resnet18 weights-location=" + cut.path(), GST_LIBRARY_ERROR,
-                          GST_LIBRARY_ERROR_INIT, cut.path());
+    expect_classify_error(props + cut.path(), GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT, cut.path());
   }
+}
+
+TEST(BadModel, StateDictTruncatedAtTenPlaces_n) {
+  TA_REQUIRE_FIXTURE(weights, "resnet18_seeded.pth");
+  Watchdog dog(300, "truncated state dicts");
+  expect_every_cut_refused(weights, ".pth", "architecture=resnet18 weights-location=");
 }
 
 TEST(BadModel, TorchScriptTruncatedAtTenPlaces_n) {
   TA_REQUIRE_FIXTURE(model, "tiny.ts");
   Watchdog dog(300, "truncated TorchScript files");
-  const std::string full = read_file(model);
-  ASSERT_GT(full.size(), 1000u);
-  TempFile cut(".ts");
-  for (size_t n : cut_points(full.size())) {
-    SCOPED_TRACE("cut at byte " + std::to_string(n) + " of " + std::to_string(full.size()));
-    ASSERT_TRUE(write_file(cut.path(), full.substr(0, n)));
-    expect_classify_error("model-location=" + cut.path(), GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_INIT, cut.path());
-  }
+  expect_every_cut_refused(model, ".ts", "model-location=");
 }
 
 TEST(BadModel, ZipWithTheWrongEntries_n) {
