@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "mosquitto_broker.h"
 #include "net_helpers.h"
 #include "stdout_redirect.h"
 
@@ -41,6 +42,11 @@ using json = nlohmann::json;
 using ta_test::accepts_tcp;
 using ta_test::find_program;
 using ta_test::free_port;
+using ta_test::mosquitto_path;
+using ta_test::read_text;
+using ta_test::TempDir;
+using ta_test::write_text;
+using Broker = ta_test::MosquittoBroker;
 using ta_test::StdoutRedirect;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -49,160 +55,10 @@ namespace {
 
 const char* kPassword = "Pa55-w0rd-7f3c-never-logged";
 
-std::string mosquitto_path() { return find_program("mosquitto", "/usr/sbin/mosquitto"); }
-
 #define REQUIRE_MOSQUITTO()                                                                   \
   if (mosquitto_path().empty())                                                               \
   GTEST_SKIP() << "/usr/sbin/mosquitto not found: install the `mosquitto` package to run the " \
                   "MQTT tests against a real broker"
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  g_chmod(path.c_str(), 0644);
-}
-
-// A temporary folder, removed with what it holds.
-class TempDir {
- public:
-  TempDir() {
-    GError* err = nullptr;
-    gchar* d = g_dir_make_tmp("ta-mqtt-XXXXXX", &err);
-    EXPECT_NE(d, nullptr) << (err ? err->message : "");
-    g_clear_error(&err);
-    path_ = d ? d : "";
-    g_free(d);
-    // The broker, started as root, drops to the `mosquitto` user: it must still be able
-    // to write its persistence file here.
-    if (!path_.empty()) g_chmod(path_.c_str(), 0777);
-  }
-  ~TempDir() {
-    if (path_.empty()) return;
-    GDir* dir = g_dir_open(path_.c_str(), 0, nullptr);
-    if (dir) {
-      while (const gchar* n = g_dir_read_name(dir)) g_unlink((path_ + "/" + n).c_str());
-      g_dir_close(dir);
-    }
-    g_rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A mosquitto broker child listening on 127.0.0.1:port.
-class Broker {
- public:
-  // `extra`: more configuration lines. The port is chosen here.
-  explicit Broker(std::string extra = "") : extra_(std::move(extra)) {}
-  ~Broker() { kill_now(); }
-
-  const std::string& dir() const { return dir_.path(); }
-  int port() const { return port_; }
-  // The configuration lines of the next start().
-  void set_extra(std::string extra) { extra_ = std::move(extra); }
-
-  // Starts the broker (on a fresh free port the first time, on the same one after that)
-  // and waits until it accepts TCP connections. False, with the reason in `why`, when it
-  // did not come up within 10 s.
-  bool start(std::string* why) {
-    for (int attempt = 0; attempt < 3; attempt++) {
-      if (port_ < 0 || (attempt > 0 && !restarted_)) port_ = free_port();
-      if (port_ < 0) {
-        *why = "no free port";
-        return false;
-      }
-      conf_ = dir() + "/mosquitto.conf";
-      log_ = dir() + "/mosquitto.log";
-      write_text(conf_, "listener " + std::to_string(port_) + " 127.0.0.1\n" +
-                            "persistence_location " + dir() + "/\n" + extra_);
-      if (spawn() && wait_ready(10s)) {
-        restarted_ = true;  // from now on the same port: clients reconnect to it
-        return true;
-      }
-      kill_now();
-    }
-    *why = "the broker did not accept connections on port " + std::to_string(port_) + "; its log:\n" +
-           read_text(log_);
-    return false;
-  }
-
-  // Stops the broker with `sig` and waits (5 s at most, then SIGKILL) until it exited.
-  void stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    const auto deadline = Clock::now() + 5s;
-    while (Clock::now() < deadline) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    kill_now();
-  }
-
-  std::string log() const { return read_text(log_); }
-
- private:
-  bool spawn() {
-    const std::string exe = mosquitto_path();
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-      // The broker dies with the test, even when the test crashes.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-      }
-      execl(exe.c_str(), exe.c_str(), "-c", conf_.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    pid_ = pid;
-    return true;
-  }
-
-  bool wait_ready(std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;  // exited: port taken, bad configuration
-        return false;
-      }
-      if (accepts_tcp(port_)) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  TempDir dir_;
-  std::string extra_;
-  std::string conf_, log_;
-  int port_ = -1;
-  bool restarted_ = false;
-  pid_t pid_ = -1;
-};
 
 // A real MQTT subscriber: libmosquitto with its own network thread.
 class Subscriber {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "mosquitto_broker.h"
 #include "net_helpers.h"
 #include "pipeline_helpers.h"
 #include "test_env.h"
@@ -166,9 +167,8 @@ TEST(Scripts, RtspCameraWritesJsonLines) {
 // on torchmetasink's default topic torchanalytics/<stream>, one JSON object a message.
 TEST(Scripts, RtspCameraPublishesToMqtt) {
   TA_REQUIRE_FIXTURE(model, "tiny.ts");
-  const std::string broker_exe = find_program("mosquitto", "/usr/sbin/mosquitto");
   const std::string sub_exe = find_program("mosquitto_sub", "/usr/bin/mosquitto_sub");
-  if (broker_exe.empty() || sub_exe.empty())
+  if (mosquitto_path().empty() || sub_exe.empty())
     GTEST_SKIP() << "mosquitto / mosquitto_sub not found (Debian: mosquitto mosquitto-clients)";
   {
     GstElementFactory* f = gst_element_factory_find("torchmetasink");
@@ -180,20 +180,10 @@ TEST(Scripts, RtspCameraPublishesToMqtt) {
     if (!has_mqtt) GTEST_SKIP() << "torchmetasink has no mqtt-host property";
   }
 
-  TempPath conf(".conf");
-  g_chmod(conf.sibling("").c_str(), 0755);  // the broker may drop root for the `mosquitto` user
-  const int port = free_port();
-  ASSERT_GT(port, 0);
-  {
-    std::ofstream f(conf.path());
-    f << "listener " << port << " 127.0.0.1\nallow_anonymous true\n";
-  }
-  g_chmod(conf.path().c_str(), 0644);
-  Child broker;
-  ASSERT_TRUE(broker.start({broker_exe, "-c", conf.path()}));
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (!accepts_tcp(port) && Clock::now() < deadline) g_usleep(50 * 1000);
-  ASSERT_TRUE(accepts_tcp(port)) << "the broker did not come up\n" << broker.report();
+  MosquittoBroker broker("allow_anonymous true\n");
+  std::string why;
+  ASSERT_TRUE(broker.start(&why)) << why;
+  const int port = broker.port();
 
   Child sub;
   ASSERT_TRUE(sub.start({sub_exe, "-h", "127.0.0.1", "-p", std::to_string(port), "-t",
