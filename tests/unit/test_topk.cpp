@@ -119,7 +119,9 @@ TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
   c.device = "cpu";
   c.input_size = 64;
   EngineOptions eo;
-  eo.batch_size = 2;
+  // A batch of three that only two frames join: it waits for flush() (batch_timeout_ms 0),
+  // so the check before the flush cannot race the worker.
+  eo.batch_size = 3;
   LoadReport r;
   auto engine = Engine::acquire("", c, eo, &r);
   ASSERT_FALSE(engine->model().gpu_preprocessing()) << "a CPU model";
@@ -140,6 +142,7 @@ TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
   auto t2 = engine->submit_frame(v, pc, 3, hold);
   hold.reset();
   EXPECT_FALSE(watch.expired()) << "the queued frames still need their planes";
+  engine->flush();
   ASSERT_TRUE(t1->wait(nullptr));
   ASSERT_TRUE(t2->wait(nullptr));
   EXPECT_TRUE(watch.expired()) << "the hold outlived its batch";
