@@ -5,17 +5,14 @@
 // check failed (RAII), and with the test process itself (PR_SET_PDEATHSIG). Without
 // /usr/sbin/mosquitto the broker tests skip, saying so.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
