@@ -26,6 +26,7 @@
 #endif
 
 #include "gsttorchclassify.h"
+#include "gsttorcherror.h"
 
 #include <gst/video/video.h>
 
@@ -415,37 +416,10 @@ gst_torch_classify_get_property (GObject * object, guint prop_id, GValue * value
 
 /* ---- errors -------------------------------------------------------------- */
 
-/* Posts a ta::Error with the GStreamer domain and code its kind stands for. */
-#define POST_CORE_ERROR(self, domain, code, e)                                  \
-  G_STMT_START {                                                                \
-    if ((e).detail ().empty ())                                                 \
-      GST_ELEMENT_ERROR (self, domain, code, ("%s", (e).what ()), (NULL));      \
-    else                                                                        \
-      GST_ELEMENT_ERROR (self, domain, code, ("%s", (e).what ()),               \
-          ("%s", (e).detail ().c_str ()));                                      \
-  } G_STMT_END
-
 static void
 post_core_error (GstTorchClassify * self, const ta::Error & e)
 {
-  switch (e.kind ()) {
-    case ta::ErrorKind::NotFound:
-    case ta::ErrorKind::Device:
-      POST_CORE_ERROR (self, RESOURCE, NOT_FOUND, e);
-      break;
-    case ta::ErrorKind::OpenRead:
-      POST_CORE_ERROR (self, RESOURCE, OPEN_READ, e);
-      break;
-    case ta::ErrorKind::Settings:
-      POST_CORE_ERROR (self, RESOURCE, SETTINGS, e);
-      break;
-    case ta::ErrorKind::Init:
-      POST_CORE_ERROR (self, LIBRARY, INIT, e);
-      break;
-    case ta::ErrorKind::Stream:
-      POST_CORE_ERROR (self, STREAM, FAILED, e);
-      break;
-  }
+  gst_torch_post_core_error (GST_ELEMENT (self), e);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */

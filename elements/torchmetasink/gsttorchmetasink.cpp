@@ -40,6 +40,7 @@
 #endif
 
 #include "gsttorchmetasink.h"
+#include "gsttorcherror.h"
 
 #include "gsttorchclassificationmeta.h"
 
@@ -739,24 +740,7 @@ gst_torch_meta_sink_start_mqtt (GstTorchMetaSink * self)
     GST_OBJECT_LOCK (self);
     priv->mqtt_client_id_used.clear ();
     GST_OBJECT_UNLOCK (self);
-    switch (e.kind ()) {
-      case ta::ErrorKind::Settings:
-        GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", e.what ()),
-            ("%s", e.detail ().c_str ()));
-        break;
-      case ta::ErrorKind::NotFound:
-        GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", e.what ()),
-            ("%s", e.detail ().c_str ()));
-        break;
-      case ta::ErrorKind::OpenRead:
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", e.what ()),
-            ("%s", e.detail ().c_str ()));
-        break;
-      default:
-        GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("%s", e.what ()),
-            ("%s", e.detail ().c_str ()));
-        break;
-    }
+    gst_torch_post_core_error (GST_ELEMENT (self), e);
     return FALSE;
   } catch (const std::exception & e) {
     pub.reset ();
