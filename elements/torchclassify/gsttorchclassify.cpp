@@ -26,25 +26,12 @@
 #endif
 
 #include "gsttorchclassify.h"
+#include "gsttorchclassifypriv.h"
 #include "gsttorcherror.h"
 
-#include <gst/video/video.h>
-
-#include <array>
-#include <atomic>
 #include <cmath>
-#include <deque>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "gsttorchclassificationmeta.h"
-#include "gsttorchframe.h"
-#include "engine.h"
-#include "labels.h"
 #include "model.h"
-#include "preprocess.h"
-#include "gsttorchcudainput.h"
 #ifdef TA_HAVE_GST_CUDA
 #include "preprocess_cuda.h"
 #endif
@@ -79,27 +66,6 @@ enum {
   PROP_MODEL_INSTANCE_ID,
 };
 
-#define DEFAULT_ARCHITECTURE GST_TORCH_ARCHITECTURE_RESNET50
-#define DEFAULT_NUM_CLASSES 1000
-#define DEFAULT_STRICT TRUE
-#define DEFAULT_DEVICE "auto"
-#define DEFAULT_PRECISION GST_TORCH_PRECISION_AUTO
-#define DEFAULT_RESIZE_SIZE 256
-#define DEFAULT_CROP_SIZE 224
-#define DEFAULT_RESIZE_MODE GST_TORCH_RESIZE_MODE_CENTER_CROP
-#define DEFAULT_ANTIALIAS TRUE
-#define DEFAULT_TOP_K 5
-#define DEFAULT_THRESHOLD 0.0
-#define DEFAULT_ACTIVATION GST_TORCH_ACTIVATION_SOFTMAX
-#define DEFAULT_POST_MESSAGES FALSE
-#define DEFAULT_BATCH_SIZE 1
-#define DEFAULT_BATCH_TIMEOUT 0
-#define DEFAULT_INTERVAL 1
-#define DEFAULT_MODE GST_TORCH_MODE_AUTO
-
-static const double kDefaultMean[3] = { 0.485, 0.456, 0.406 };
-static const double kDefaultStd[3] = { 0.229, 0.224, 0.225 };
-
 #define CAPS_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, ARGB, ABGR, I420, NV12 }"
 
 /* With the CUDA path and GStreamer's CUDA library, frames in CUDA memory (NVIDIA's
@@ -116,180 +82,41 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (TA_CAPS));
 
-/* Everything C++ lives here: the GObject struct only points at it. */
-struct GstTorchClassifyPrivate {
-  /* properties, guarded by the object lock */
-  std::string weights_location;
-  std::string model_location;
-  std::string labels_location;
-  std::string device = DEFAULT_DEVICE;
-  GstTorchArchitecture architecture = DEFAULT_ARCHITECTURE;
-  gint num_classes = DEFAULT_NUM_CLASSES;
-  gboolean strict = DEFAULT_STRICT;
-  GstTorchPrecision precision = DEFAULT_PRECISION;
-  gint resize_size = DEFAULT_RESIZE_SIZE;
-  gint crop_size = DEFAULT_CROP_SIZE;
-  GstTorchResizeMode resize_mode = DEFAULT_RESIZE_MODE;
-  std::vector<double> mean { kDefaultMean, kDefaultMean + 3 };
-  std::vector<double> std { kDefaultStd, kDefaultStd + 3 };
-  gboolean antialias = DEFAULT_ANTIALIAS;
-  gint top_k = DEFAULT_TOP_K;
-  gdouble threshold = DEFAULT_THRESHOLD;
-  GstTorchActivation activation = DEFAULT_ACTIVATION;
-  gboolean post_messages = DEFAULT_POST_MESSAGES;
-  gint batch_size = DEFAULT_BATCH_SIZE;
-  gint batch_timeout = DEFAULT_BATCH_TIMEOUT;
-  gint interval = DEFAULT_INTERVAL;
-  GstTorchMode mode = DEFAULT_MODE;
-  std::string model_instance_id;
-
-  /* streaming state, set in start() and set_caps(), used by the streaming thread */
-  std::shared_ptr<ta::Engine> engine;
-  std::string model_name;
-  int run_batch_size = 1;
-  int run_interval = 1;
-  GstTorchMode run_mode = DEFAULT_MODE;
-  bool live = false;            /* the resolved mode: live, or sync */
-  bool mode_resolved = false;
-  guint64 frame_index = 0;      /* frames since start or the last flush */
-
-  /* sync mode: buffers wait here, in order, for their results */
-  struct Pending {
-    GstBuffer *buf;
-    std::shared_ptr<ta::Ticket> ticket;
-    GstClockTime source_pts;    /* GST_CLOCK_TIME_NONE: the result is this buffer's own */
-  };
-  std::deque<Pending> pending;
-  int pending_own = 0;          /* entries with a ticket of their own */
-  std::shared_ptr<ta::Ticket> last_ticket;
-  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
-  std::atomic<bool> flushing { false };
-
-  /* live mode: the frame in the model, and the newest finished result */
-  std::shared_ptr<ta::Ticket> live_ticket;
-  GstClockTime live_ticket_pts = GST_CLOCK_TIME_NONE;
-  ta::TopLogits latest_result;
-  GstClockTime latest_pts = GST_CLOCK_TIME_NONE;
-
-  std::vector<std::string> labels;
-  ta::PreprocessConfig pre;
-  ta::Activation act = ta::Activation::Softmax;
-  int run_top_k = DEFAULT_TOP_K;
-  float run_threshold = 0.f;
-  bool run_post_messages = false;
-  GstVideoInfo info;
-  bool have_info = false;
-  std::vector<float> input;
-
-#ifdef TA_HAVE_GST_CUDA
-  /* zero-copy input: the context shared with the decoders, and whether the caps carry
-   * memory:CUDAMemory */
-  TorchCudaInput cuda;
-  bool cuda_caps = false;
-  bool warned_copy = false;
-#endif
-};
-
-struct _GstTorchClassify {
-  GstBaseTransform parent;
-  GstTorchClassifyPrivate *priv;
-};
-
 #define gst_torch_classify_parent_class parent_class
 G_DEFINE_TYPE (GstTorchClassify, gst_torch_classify, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (torchclassify, "torchclassify", GST_RANK_NONE, GST_TYPE_TORCH_CLASSIFY);
 
 /* ---- enums --------------------------------------------------------------- */
 
-GType
-gst_torch_architecture_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_TORCH_ARCHITECTURE_RESNET18, "ResNet-18", "resnet18"},
-    {GST_TORCH_ARCHITECTURE_RESNET34, "ResNet-34", "resnet34"},
-    {GST_TORCH_ARCHITECTURE_RESNET50, "ResNet-50", "resnet50"},
-    {GST_TORCH_ARCHITECTURE_RESNET101, "ResNet-101", "resnet101"},
-    {GST_TORCH_ARCHITECTURE_RESNET152, "ResNet-152", "resnet152"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstTorchArchitecture", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+/* The nicks are what gst-launch lines and gst-inspect show; what each value does is in the
+ * property's blurb and on docs/elements/torchclassify.md. */
+G_DEFINE_ENUM_TYPE (GstTorchArchitecture, gst_torch_architecture,
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ARCHITECTURE_RESNET18, "resnet18"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ARCHITECTURE_RESNET34, "resnet34"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ARCHITECTURE_RESNET50, "resnet50"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ARCHITECTURE_RESNET101, "resnet101"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ARCHITECTURE_RESNET152, "resnet152"));
 
-GType
-gst_torch_precision_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_TORCH_PRECISION_AUTO, "fp16 on CUDA, fp32 on the CPU", "auto"},
-    {GST_TORCH_PRECISION_FP32, "32-bit float", "fp32"},
-    {GST_TORCH_PRECISION_FP16, "16-bit float (CUDA only)", "fp16"},
-    {GST_TORCH_PRECISION_BF16, "bfloat16", "bf16"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstTorchPrecision", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+G_DEFINE_ENUM_TYPE (GstTorchPrecision, gst_torch_precision,
+    G_DEFINE_ENUM_VALUE (GST_TORCH_PRECISION_AUTO, "auto"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_PRECISION_FP32, "fp32"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_PRECISION_FP16, "fp16"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_PRECISION_BF16, "bf16"));
 
-GType
-gst_torch_resize_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_TORCH_RESIZE_MODE_CENTER_CROP,
-        "Shorter side to resize-size, then the centre crop-size square (torchvision)", "center-crop"},
-    {GST_TORCH_RESIZE_MODE_STRETCH, "Whole frame to crop-size x crop-size, aspect not kept", "stretch"},
-    {GST_TORCH_RESIZE_MODE_LETTERBOX, "Longer side to crop-size, aspect kept, black bars", "letterbox"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstTorchResizeMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+G_DEFINE_ENUM_TYPE (GstTorchResizeMode, gst_torch_resize_mode,
+    G_DEFINE_ENUM_VALUE (GST_TORCH_RESIZE_MODE_CENTER_CROP, "center-crop"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_RESIZE_MODE_STRETCH, "stretch"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_RESIZE_MODE_LETTERBOX, "letterbox"));
 
-GType
-gst_torch_activation_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_TORCH_ACTIVATION_SOFTMAX, "Softmax over the classes (scores sum to 1)", "softmax"},
-    {GST_TORCH_ACTIVATION_SIGMOID, "Sigmoid per class (multi-label)", "sigmoid"},
-    {GST_TORCH_ACTIVATION_NONE, "The model's raw outputs", "none"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstTorchActivation", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+G_DEFINE_ENUM_TYPE (GstTorchActivation, gst_torch_activation,
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ACTIVATION_SOFTMAX, "softmax"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ACTIVATION_SIGMOID, "sigmoid"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_ACTIVATION_NONE, "none"));
 
-GType
-gst_torch_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_TORCH_MODE_AUTO, "live when the upstream is live, else sync", "auto"},
-    {GST_TORCH_MODE_SYNC, "Every frame waits for its own result (files)", "sync"},
-    {GST_TORCH_MODE_LIVE,
-        "Frames never wait: each gets the newest finished result (cameras)", "live"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstTorchMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+G_DEFINE_ENUM_TYPE (GstTorchMode, gst_torch_mode,
+    G_DEFINE_ENUM_VALUE (GST_TORCH_MODE_AUTO, "auto"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_MODE_SYNC, "sync"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_MODE_LIVE, "live"));
 
 /* ---- properties ---------------------------------------------------------- */
 
@@ -480,8 +307,6 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, ta::EngineOption
     throw ta::Error (ta::ErrorKind::Settings, bad);
 }
 
-static void clear_pending (GstTorchClassifyPrivate * p);
-
 static gboolean
 gst_torch_classify_start (GstBaseTransform * trans)
 {
@@ -507,8 +332,8 @@ gst_torch_classify_start (GstBaseTransform * trans)
         model.num_classes (), report.source.c_str (), model.device ().c_str (),
         ta::precision_name (model.precision ()), p->run_batch_size);
     p->mode_resolved = false;
-    p->frame_index = 0;
-    p->flushing = false;
+    p->sched->clear ();
+    p->src_ret = GST_FLOW_OK;
     return TRUE;
   } catch (const ta::Error & e) {
     post_core_error (self, e);
@@ -525,441 +350,30 @@ gst_torch_classify_stop (GstBaseTransform * trans)
   GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
   GstTorchClassifyPrivate *p = self->priv;
 
-  clear_pending (p);
+  /* The source-pad task has stopped (change_state): what still waits is dropped. */
+  p->sched->clear ();
   /* The engine (and its model) goes when the last element using it lets go. */
   p->engine.reset ();
   p->labels.clear ();
-  p->have_info = false;
-  return TRUE;
-}
-
-static gboolean
-gst_torch_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * outcaps)
-{
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
-  GstTorchClassifyPrivate *p = self->priv;
-
-  (void) outcaps;
-  if (!gst_video_info_from_caps (&p->info, incaps)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not parse the video caps."),
-        ("caps: %" GST_PTR_FORMAT, incaps));
-    p->have_info = false;
-    return FALSE;
-  }
-  p->have_info = true;
-#ifdef TA_HAVE_GST_CUDA
-  GstCapsFeatures *features = gst_caps_get_features (incaps, 0);
-  p->cuda_caps = features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
-  if (p->cuda_caps && !(p->engine && p->engine->model ().gpu_preprocessing ())) {
-    /* transform_caps offers CUDA memory only with the model on the GPU. */
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames in CUDA memory need the model on the "
-            "GPU: set device=cuda (or auto on a machine with a GPU), or put cudadownload before "
-            "torchclassify."), ("caps: %" GST_PTR_FORMAT, incaps));
-    return FALSE;
-  }
-  p->warned_copy = false;
-#endif
-  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
-  return TRUE;
-}
-
-/* ---- streaming ----------------------------------------------------------- */
-
-
-static void
-post_result_message (GstTorchClassify * self, GstBuffer * buf, GstClockTime source_pts,
-    const std::vector<ta::Prediction> & preds)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-  GValue ids = G_VALUE_INIT, labels = G_VALUE_INIT, scores = G_VALUE_INIT;
-
-  g_value_init (&ids, GST_TYPE_ARRAY);
-  g_value_init (&labels, GST_TYPE_ARRAY);
-  g_value_init (&scores, GST_TYPE_ARRAY);
-  for (const auto &pr : preds) {
-    GValue v = G_VALUE_INIT;
-    g_value_init (&v, G_TYPE_INT);
-    g_value_set_int (&v, pr.class_id);
-    gst_value_array_append_and_take_value (&ids, &v);
-    g_value_init (&v, G_TYPE_STRING);
-    g_value_set_string (&v, p->labels[pr.class_id].c_str ());
-    gst_value_array_append_and_take_value (&labels, &v);
-    g_value_init (&v, G_TYPE_DOUBLE);
-    g_value_set_double (&v, pr.score);
-    gst_value_array_append_and_take_value (&scores, &v);
-  }
-  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstStructure *s = gst_structure_new ("torchclassify",
-      "timestamp", G_TYPE_UINT64, pts,
-      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts),
-      "running-time", G_TYPE_UINT64, gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts),
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
-      "model", G_TYPE_STRING, p->model_name.c_str (), NULL);
-  if (GST_CLOCK_TIME_IS_VALID (source_pts))
-    gst_structure_set (s, "source-pts", G_TYPE_UINT64, source_pts, NULL);
-  gst_structure_take_value (s, "class-ids", &ids);
-  gst_structure_take_value (s, "labels", &labels);
-  gst_structure_take_value (s, "scores", &scores);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
-}
-
-/* The normalized model input of one buffer. Throws ta::Error (Stream). */
-static std::vector<float>
-preprocess_buffer (GstTorchClassify * self, GstBuffer * buf)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-  GstVideoFrame frame;
-
-  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ))
-    throw ta::Error (ta::ErrorKind::Stream, "A buffer of " + std::to_string (gst_buffer_get_size (buf)) +
-        " bytes is smaller than its caps say (" + std::to_string (GST_VIDEO_INFO_SIZE (&p->info)) +
-        " bytes for " + std::to_string (GST_VIDEO_INFO_WIDTH (&p->info)) + "x" +
-        std::to_string (GST_VIDEO_INFO_HEIGHT (&p->info)) + " " + GST_VIDEO_INFO_NAME (&p->info) +
-        "): fix the element upstream.");
-  std::vector<float> input ((size_t) 3 * p->pre.crop_size * p->pre.crop_size);
-  try {
-    ta::FrameView view;
-    frame_view_from (&frame, &view);
-    ta::preprocess (view, p->pre, input.data ());
-  } catch (const std::invalid_argument & e) {
-    gst_video_frame_unmap (&frame);
-    throw ta::Error (ta::ErrorKind::Stream, "A frame could not be read.", e.what ());
-  }
-  gst_video_frame_unmap (&frame);
-  return input;
-}
-
-/* Gives one buffer to the model: preprocessed here on the CPU, or, when the model runs on
- * a GPU of a CUDA build, copied as it is for the GPU kernel. Throws ta::Error. */
-static std::shared_ptr<ta::Ticket>
-submit_buffer (GstTorchClassify * self, GstBuffer * buf)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-
-  if (!p->engine->model ().gpu_preprocessing ())
-    return p->engine->submit (preprocess_buffer (self, buf), p->run_top_k);
-#ifdef TA_HAVE_GST_CUDA
-  if (p->cuda_caps) {
-    /* Zero-copy: the kernel reads the decoder's memory where it is. */
-    ta::FrameView dview;
-    std::string why;
-    std::shared_ptr<void> hold = p->cuda.map (buf, p->info, &dview, &why);
-    if (hold)
-      return p->engine->submit_frame (dview, p->pre, p->run_top_k, std::move (hold));
-    if (!p->warned_copy) {
-      p->warned_copy = true;
-      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Frames in CUDA memory are copied through "
-              "the host: %s.", why.c_str ()), ("Let the decoder use torchclassify's CUDA "
-              "context (it does when both are in one pipeline and none was set by the application)."));
-    }
-  }
-#endif
-  /* The mapped frame travels with its ticket: the worker copies it into pinned memory
-   * for the upload, and the mapping (and the ref on the buffer) goes when its batch ran. */
-  auto *frame = new GstVideoFrame;
-  if (!gst_video_frame_map (frame, &p->info, buf, GST_MAP_READ)) {
-    delete frame;
-    throw ta::Error (ta::ErrorKind::Stream, "A buffer of " + std::to_string (gst_buffer_get_size (buf)) +
-        " bytes is smaller than its caps say: fix the element upstream.");
-  }
-  std::shared_ptr<void> hold (frame, [](void *f) {
-    gst_video_frame_unmap (static_cast<GstVideoFrame *> (f));
-    delete static_cast<GstVideoFrame *> (f);
-  });
-  ta::FrameView view;
-  frame_view_from (frame, &view);
-  return p->engine->submit_frame (view, p->pre, p->run_top_k, std::move (hold));
-}
-
-/* Attaches the result computed on the frame of `source_pts` (NONE: this buffer's own).
- * `buf` must be writable. */
-static void
-attach_result (GstTorchClassify * self, GstBuffer * buf, const ta::TopLogits & logits,
-    GstClockTime source_pts)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-  const std::vector<ta::Prediction> preds = ta::postprocess (logits, p->act, p->run_top_k,
-      p->run_threshold);
-  GstTorchClassificationMeta *meta = gst_buffer_add_torch_classification_meta (buf,
-      p->model_name.c_str (), 0, 0, GST_VIDEO_INFO_WIDTH (&p->info),
-      GST_VIDEO_INFO_HEIGHT (&p->info));
-  meta->source_pts = source_pts;
-  for (const auto &pr : preds)
-    gst_torch_classification_meta_add_label (meta, pr.class_id, p->labels[pr.class_id].c_str (),
-        pr.score);
-  GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT ": %s %.4f (from %" GST_TIME_FORMAT ")",
-      GST_TIME_ARGS (GST_BUFFER_PTS (buf)), preds.empty ()? "-" : p->labels[preds[0].class_id].c_str (),
-      preds.empty ()? 0.0 : preds[0].score, GST_TIME_ARGS (source_pts));
-  if (p->run_post_messages)
-    post_result_message (self, buf, source_pts, preds);
-}
-
-static void
-clear_pending (GstTorchClassifyPrivate * p)
-{
-  for (auto &e : p->pending)
-    gst_buffer_unref (e.buf);
-  p->pending.clear ();
-  p->pending_own = 0;
-  p->last_ticket.reset ();
-  p->last_pts = GST_CLOCK_TIME_NONE;
-  p->live_ticket.reset ();
-  p->latest_result = ta::TopLogits ();
-  p->latest_pts = GST_CLOCK_TIME_NONE;
-  p->frame_index = 0;
-}
-
-/* mode=auto: live when the upstream says it is live (the latency query). */
-static void
-resolve_mode (GstTorchClassify * self)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-
-  if (p->mode_resolved)
-    return;
-  p->mode_resolved = true;
-  if (p->run_mode != GST_TORCH_MODE_AUTO) {
-    p->live = p->run_mode == GST_TORCH_MODE_LIVE;
-    return;
-  }
-  GstQuery *q = gst_query_new_latency ();
-  gboolean live = FALSE;
-  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
-    gst_query_parse_latency (q, &live, NULL, NULL);
-  gst_query_unref (q);
-  p->live = live;
-  GST_INFO_OBJECT (self, "mode=auto: the upstream is %slive, running in %s mode", live ? "" : "not ",
-      live ? "live" : "sync");
-}
-
-static GstFlowReturn
-gst_torch_classify_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont,
-    GstBuffer * buf)
-{
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
-  GstTorchClassifyPrivate *p = self->priv;
-
-  (void) is_discont;
-  if (!p->have_info || !p->engine) {
-    gst_buffer_unref (buf);
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps or no model before the first buffer."), (NULL));
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-  resolve_mode (self);
-  const bool due = p->frame_index++ % (guint64) p->run_interval == 0;
-
-  try {
-    if (p->live) {
-      /* Hand the newest frame to the model when our previous one is done. */
-      if (p->live_ticket && p->live_ticket->ready ()) {
-        if (!p->live_ticket->error ().empty ())
-          throw ta::Error (ta::ErrorKind::Stream, "The model failed on a frame.", p->live_ticket->error ());
-        p->latest_result = p->live_ticket->result ();
-        p->latest_pts = p->live_ticket_pts;
-        p->live_ticket.reset ();
-      }
-      if (!p->live_ticket && due) {
-        p->live_ticket = submit_buffer (self, buf);
-        p->live_ticket_pts = GST_BUFFER_PTS (buf);
-      }
-      p->pending.push_back ({buf, nullptr, GST_CLOCK_TIME_NONE});
-      return GST_FLOW_OK;
-    }
-    if (due || !p->last_ticket) {
-      p->last_ticket = submit_buffer (self, buf);
-      p->last_pts = GST_BUFFER_PTS (buf);
-      p->pending.push_back ({buf, p->last_ticket, GST_CLOCK_TIME_NONE});
-      p->pending_own++;
-    } else {
-      /* interval: this frame gets the result of the last classified one */
-      p->pending.push_back ({buf, p->last_ticket, p->last_pts});
-    }
-    return GST_FLOW_OK;
-  } catch (const ta::Error & e) {
-    post_core_error (self, e);
-  }
-  gst_buffer_unref (buf);
-  return GST_FLOW_ERROR;
-}
-
-/* Pops the head of the queue with its result attached; blocks for it when `block`. */
-static GstFlowReturn
-pop_ready (GstTorchClassify * self, bool block, GstBuffer ** outbuf)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-
-  *outbuf = NULL;
-  if (p->pending.empty ())
-    return GST_FLOW_OK;
-  GstTorchClassifyPrivate::Pending head = p->pending.front ();
-
-  if (p->live) {
-    p->pending.pop_front ();
-    GstBuffer *buf = gst_buffer_make_writable (head.buf);
-    if (!p->latest_result.empty ())
-      attach_result (self, buf, p->latest_result, p->latest_pts);
-    *outbuf = buf;
-    return GST_FLOW_OK;
-  }
-
-  if (!head.ticket->ready ()) {
-    if (!block)
-      return GST_FLOW_OK;
-    p->engine->flush ();
-    if (!head.ticket->wait (&p->flushing))
-      return GST_FLOW_FLUSHING;
-  }
-  if (!head.ticket->error ().empty ()) {
-    const ta::Error e (ta::ErrorKind::Stream, "The model failed on a frame.", head.ticket->error ());
-    post_core_error (self, e);
-    return GST_FLOW_ERROR;
-  }
-  p->pending.pop_front ();
-  if (head.source_pts == GST_CLOCK_TIME_NONE)
-    p->pending_own--;
-  GstBuffer *buf = gst_buffer_make_writable (head.buf);
-  attach_result (self, buf, head.ticket->result (), head.source_pts);
-  *outbuf = buf;
-  return GST_FLOW_OK;
-}
-
-static GstFlowReturn
-gst_torch_classify_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
-{
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
-  GstTorchClassifyPrivate *p = self->priv;
-
-  /* sync: a full batch is waited for; a partial one waits for more frames (or EOS). */
-  const bool block = p->pending_own >= p->run_batch_size;
-  return pop_ready (self, block, outbuf);
-}
-
-/* Pushes every waiting buffer, in order, before a serialized event goes on. */
-static GstFlowReturn
-drain (GstTorchClassify * self)
-{
-  GstTorchClassifyPrivate *p = self->priv;
-  GstFlowReturn ret = GST_FLOW_OK;
-
-  if (p->engine)
-    p->engine->flush ();
-  while (!p->pending.empty () && ret == GST_FLOW_OK) {
-    GstBuffer *out = NULL;
-    ret = pop_ready (self, true, &out);
-    if (out)
-      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), out);
-  }
-  return ret;
-}
-
-static gboolean
-gst_torch_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
-{
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
-  GstTorchClassifyPrivate *p = self->priv;
-
-  switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_FLUSH_START:
-      /* Wakes the streaming thread if it waits for a result. */
-      p->flushing = true;
-      if (p->engine)
-        p->engine->wake_all ();
-      break;
-    case GST_EVENT_FLUSH_STOP:
-      clear_pending (p);
-      p->flushing = false;
-      break;
-    case GST_EVENT_STREAM_START:
-      /* A new stream (a reconnected camera, the next file): results of the old one must
-       * not be attached to its frames. What waits is pushed first, in order. */
-      if (!p->pending.empty ())
-        drain (self);
-      clear_pending (p);
-      break;
-    default:
-      if (GST_EVENT_IS_SERIALIZED (event) && !p->pending.empty ()) {
-        GstFlowReturn ret = drain (self);
-        if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING)
-          GST_DEBUG_OBJECT (self, "draining before %s: %s", GST_EVENT_TYPE_NAME (event),
-              gst_flow_get_name (ret));
-      }
-      break;
-  }
-  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
-}
-
-/* Sync mode with batch-size N holds up to N - 1 frames before a forward (at most
- * batch-timeout when set): downstream must know, or a synchronized sink finds live frames
- * late. Live mode holds nothing. */
-static gboolean
-gst_torch_classify_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
-{
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
-  GstTorchClassifyPrivate *p = self->priv;
-
-#ifdef TA_HAVE_GST_CUDA
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT && p->cuda.handle_query (GST_ELEMENT (self), query))
-    return TRUE;
-#endif
-  if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
-    return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
-
-  if (!gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (trans), query))
-    return FALSE;
-  gboolean live;
-  GstClockTime min, max;
-  gst_query_parse_latency (query, &live, &min, &max);
   GST_OBJECT_LOCK (self);
-  const int batch = p->batch_size, timeout_ms = p->batch_timeout;
-  const bool sync = p->mode == GST_TORCH_MODE_SYNC || (p->mode == GST_TORCH_MODE_AUTO && !live);
+  p->have_info = false;
+  p->fps_n = 0;
   GST_OBJECT_UNLOCK (self);
-  GstClockTime ours = 0;
-  if (sync && batch > 1 && p->have_info && GST_VIDEO_INFO_FPS_N (&p->info) > 0) {
-    ours = gst_util_uint64_scale_int ((guint64) (batch - 1) * GST_SECOND, GST_VIDEO_INFO_FPS_D (&p->info),
-        GST_VIDEO_INFO_FPS_N (&p->info));
-    if (timeout_ms > 0)
-      ours = MIN (ours, (GstClockTime) timeout_ms * GST_MSECOND);
-  }
-  GST_DEBUG_OBJECT (self, "latency: upstream %" GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (min), GST_TIME_ARGS (ours));
-  gst_query_set_latency (query, live, min + ours,
-      GST_CLOCK_TIME_IS_VALID (max) ? max + ours : GST_CLOCK_TIME_NONE);
   return TRUE;
 }
 
-#ifdef TA_HAVE_GST_CUDA
-/* CUDA memory is offered only while a CUDA context is open (the model's device is a
- * GPU): otherwise decoders give system memory, as to any other element. */
-static GstCaps *
-gst_torch_classify_transform_caps (GstBaseTransform * trans, GstPadDirection direction,
-    GstCaps * caps, GstCaps * filter)
-{
-  GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
-  GstCaps *out = GST_BASE_TRANSFORM_CLASS (parent_class)->transform_caps (trans, direction,
-      caps, filter);
-  if (self->priv->cuda.is_open () || !out)
-    return out;
-  GstCaps *sys = gst_caps_new_empty ();
-  for (guint i = 0; i < gst_caps_get_size (out); i++) {
-    GstCapsFeatures *f = gst_caps_get_features (out, i);
-    if (f && gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY))
-      continue;
-    sys = gst_caps_merge_structure_full (sys, gst_structure_copy (gst_caps_get_structure (out, i)),
-        f ? gst_caps_features_copy (f) : NULL);
-  }
-  gst_caps_unref (out);
-  return sys;
-}
-
-/* The CUDA context is made at NULL -> READY, before the decoders upstream open (a bin
- * changes its sinks first) and ask their neighbours for one. */
+/* The source-pad task pushes the frames whose results are ready, so that they leave
+ * without waiting for the next input. It runs from READY->PAUSED to PAUSED->READY; before
+ * the pads go inactive, everything waiting is woken. */
 static GstStateChangeReturn
 gst_torch_classify_change_state (GstElement * element, GstStateChange transition)
 {
   GstTorchClassify *self = GST_TORCH_CLASSIFY (element);
   GstTorchClassifyPrivate *p = self->priv;
 
+#ifdef TA_HAVE_GST_CUDA
+  /* The CUDA context is made at NULL -> READY, before the decoders upstream open (a bin
+   * changes its sinks first) and ask their neighbours for one. */
   if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
     GST_OBJECT_LOCK (self);
     const std::string device = p->device;
@@ -969,12 +383,20 @@ gst_torch_classify_change_state (GstElement * element, GstStateChange transition
     if (index >= 0 && !p->cuda.open (element, index, &why))
       GST_INFO_OBJECT (self, "no zero-copy CUDA input: %s", why.c_str ());
   }
+#endif
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    p->sched->set_flushing (false);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_torch_classify_stop_task (self);
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret != GST_STATE_CHANGE_FAILURE)
+    gst_torch_classify_start_task (self);
+#ifdef TA_HAVE_GST_CUDA
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     p->cuda.close ();
+#endif
   return ret;
 }
-#endif
 
 /* ---- GObject ------------------------------------------------------------- */
 
@@ -1032,7 +454,8 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
           "Where the model runs: auto (CUDA when available), cpu, cuda or cuda:N",
           DEFAULT_DEVICE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
-      g_param_spec_enum ("precision", "Precision", "Arithmetic of the model",
+      g_param_spec_enum ("precision", "Precision",
+          "Arithmetic of the model: auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16 (CUDA), bf16",
           GST_TYPE_TORCH_PRECISION, DEFAULT_PRECISION, rw_ready));
   g_object_class_install_property (gobject_class, PROP_RESIZE_SIZE,
       g_param_spec_int ("resize-size", "Resize size",
@@ -1042,7 +465,9 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
       g_param_spec_int ("crop-size", "Crop size", "Side of the square model input, in pixels",
           1, 8192, DEFAULT_CROP_SIZE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_RESIZE_MODE,
-      g_param_spec_enum ("resize-mode", "Resize mode", "How the frame is fitted to the model input",
+      g_param_spec_enum ("resize-mode", "Resize mode",
+          "Fitting to the input: center-crop (shorter side to resize-size, centre square; torchvision), "
+          "stretch (aspect not kept), letterbox (aspect kept, black bars)",
           GST_TYPE_TORCH_RESIZE_MODE, DEFAULT_RESIZE_MODE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MEAN,
       gst_param_spec_array ("mean", "Mean",
@@ -1066,7 +491,8 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
           "Classes scoring below this (after activation) are not attached",
           -G_MAXDOUBLE, G_MAXDOUBLE, DEFAULT_THRESHOLD, rw_ready));
   g_object_class_install_property (gobject_class, PROP_ACTIVATION,
-      g_param_spec_enum ("activation", "Activation", "Function applied to the model outputs",
+      g_param_spec_enum ("activation", "Activation",
+          "Applied to the model outputs: softmax (scores sum to 1), sigmoid (multi-label), none (raw)",
           GST_TYPE_TORCH_ACTIVATION, DEFAULT_ACTIVATION, rw_ready));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
@@ -1087,7 +513,8 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
           1, 10000, DEFAULT_INTERVAL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
-          "sync: each frame waits for its own result; live: frames never wait (newest result attached)",
+          "auto (live when upstream is), sync: each frame waits for its own result (files); "
+          "live: frames never wait, the newest result is attached (cameras)",
           GST_TYPE_TORCH_MODE, DEFAULT_MODE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODEL_INSTANCE_ID,
       g_param_spec_string ("model-instance-id", "Model instance id",
@@ -1102,17 +529,10 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_torch_classify_change_state);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_torch_classify_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_torch_classify_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_torch_classify_set_caps);
-  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_torch_classify_submit_input_buffer);
-  trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_torch_classify_generate_output);
-  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_torch_classify_sink_event);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_torch_classify_query);
-#ifdef TA_HAVE_GST_CUDA
-  trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_torch_classify_transform_caps);
-  element_class->change_state = GST_DEBUG_FUNCPTR (gst_torch_classify_change_state);
-#endif
+  gst_torch_classify_install_stream_vfuncs (trans_class);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
 
@@ -1128,6 +548,7 @@ gst_torch_classify_init (GstTorchClassify * self)
 {
   self->priv = new GstTorchClassifyPrivate ();
   gst_video_info_init (&self->priv->info);
+  self->priv->sched = gst_torch_classify_make_scheduler (self);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
 }

@@ -7,15 +7,10 @@
 
 namespace ta {
 
-bool Ticket::ready() const {
-  std::lock_guard<std::mutex> l(engine_->mu_);
-  return done_;
-}
-
 bool Ticket::wait(const std::atomic<bool>* cancel) const {
   std::unique_lock<std::mutex> l(engine_->mu_);
-  engine_->done_cv_.wait(l, [&] { return done_ || (cancel && *cancel); });
-  return done_;
+  engine_->done_cv_.wait(l, [&] { return ready() || (cancel && *cancel); });
+  return ready();
 }
 
 namespace {
@@ -97,12 +92,18 @@ Engine::~Engine() {
   cv_.notify_all();
   worker_.join();
   // Whatever was still queued is failed, so that no waiter hangs.
-  std::lock_guard<std::mutex> l(mu_);
-  for (auto& t : queue_) {
-    t->error_ = "the engine stopped";
-    t->done_ = true;
+  std::deque<std::shared_ptr<Ticket>> left;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    left.swap(queue_);
+    for (auto& t : left) {
+      t->error_ = "the engine stopped";
+      t->done_.store(true, std::memory_order_release);
+    }
+    done_cv_.notify_all();
   }
-  done_cv_.notify_all();
+  for (auto& t : left)
+    if (t->notify_) t->notify_();
 }
 
 std::shared_ptr<Ticket> Engine::enqueue(std::shared_ptr<Ticket> t) {
@@ -116,16 +117,18 @@ std::shared_ptr<Ticket> Engine::enqueue(std::shared_ptr<Ticket> t) {
   return t;
 }
 
-std::shared_ptr<Ticket> Engine::submit(std::vector<float> input, int top_k) {
+std::shared_ptr<Ticket> Engine::submit(std::vector<float> input, int top_k, std::function<void()> notify) {
   auto t = std::make_shared<Ticket>();
+  t->notify_ = std::move(notify);
   t->input_ = std::move(input);
   t->top_k_ = std::max(1, top_k);
   return enqueue(std::move(t));
 }
 
 std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const PreprocessConfig& cfg, int top_k,
-                                             std::shared_ptr<void> hold) {
+                                             std::shared_ptr<void> hold, std::function<void()> notify) {
   auto t = std::make_shared<Ticket>();
+  t->notify_ = std::move(notify);
   t->staged_ = true;
   t->pre_ = cfg;
   t->view_ = f;
@@ -166,24 +169,9 @@ void Engine::flush() {
   cv_.notify_all();
 }
 
-bool Engine::busy() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return !queue_.empty() || running_ > 0;
-}
-
 void Engine::wake_all() {
   std::lock_guard<std::mutex> l(mu_);
   done_cv_.notify_all();
-}
-
-uint64_t Engine::batches_run() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return batches_;
-}
-
-uint64_t Engine::frames_run() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return frames_;
 }
 
 void Engine::loop() {
@@ -204,11 +192,16 @@ void Engine::loop() {
       if (stop_) return;
       if (queue_.empty()) continue;
     }
-    const size_t n = std::min<size_t>(queue_.size(), (size_t)opts_.batch_size);
+    // One batch takes frames of one kind: preprocessed host inputs, or frames the GPU
+    // preprocesses (elements sharing an engine may send either). The rest waits for the
+    // next batch, which runs at once if it is full or flushed.
+    const bool staged = queue_.front()->staged_;
+    size_t n = 0;
+    while (n < queue_.size() && n < (size_t)opts_.batch_size && queue_[n]->staged_ == staged) n++;
     std::vector<std::shared_ptr<Ticket>> jobs(queue_.begin(), queue_.begin() + n);
     queue_.erase(queue_.begin(), queue_.begin() + n);
+    // A flush covers what was queued when it was asked for: the other kind's frames too.
     if (queue_.empty()) flush_ = false;
-    running_ += (int)n;
     l.unlock();
 
     std::vector<TopLogits> tops;
@@ -216,7 +209,7 @@ void Engine::loop() {
     try {
       int k = 1;
       for (auto& j : jobs) k = std::max(k, j->top_k_);
-      if (jobs[0]->staged_) {
+      if (staged) {
         std::vector<const FrameView*> views;
         std::vector<const PreprocessConfig*> cfgs;
         for (auto& j : jobs) {
@@ -250,14 +243,16 @@ void Engine::loop() {
         }
       }
       t.error_ = error;
-      t.done_ = true;
       std::vector<float>().swap(t.input_);
       std::vector<uint8_t>().swap(t.frame_);
+      t.done_.store(true, std::memory_order_release);
     }
-    running_ -= (int)n;
-    batches_++;
-    frames_ += n;
     done_cv_.notify_all();
+    // The submitters' wake-ups take their own locks: called with ours released.
+    l.unlock();
+    for (auto& j : jobs)
+      if (j->notify_) j->notify_();
+    l.lock();
   }
 }
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "model.h"
 #include "preprocess.h"
+#include "scheduler.h"
 
 namespace ta {
 
@@ -29,15 +31,16 @@ struct EngineOptions {
   int batch_timeout_ms = 0;  // 0: a partial batch waits until it is full or flushed
 };
 
-// One frame's place in the queue; its result arrives from the worker thread.
-class Ticket {
+// One frame's place in the queue; its result arrives from the worker thread, which then
+// calls the submitter's `notify` (no lock held).
+class Ticket : public Job {
  public:
-  bool ready() const;
+  bool ready() const override { return done_.load(std::memory_order_acquire); }
   // Waits until the result is there or `cancel` becomes true (checked on every wake-up;
   // call Engine::wake_all() after setting it). Returns ready().
   bool wait(const std::atomic<bool>* cancel) const;
-  const TopLogits& result() const { return top_; }              // valid once ready
-  const std::string& error() const { return error_; }           // non-empty: the forward failed
+  const TopLogits& result() const override { return top_; }     // valid once ready
+  const std::string& error() const override { return error_; }  // non-empty: the forward failed
 
  private:
   friend class Engine;
@@ -50,7 +53,8 @@ class Ticket {
   int top_k_ = 1;
   TopLogits top_;
   std::string error_;
-  bool done_ = false;
+  std::atomic<bool> done_{false};  // set (release) after top_ and error_ are written
+  std::function<void()> notify_;
   std::chrono::steady_clock::time_point queued_;
   class Engine* engine_ = nullptr;
 };
@@ -68,8 +72,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Queues one frame of 3 x size x size floats (size = ModelConfig::input_size); its
-  // ticket gets the best `top_k` logits.
-  std::shared_ptr<Ticket> submit(std::vector<float> input, int top_k);
+  // ticket gets the best `top_k` logits, and `notify` (if any) is called once it is ready.
+  std::shared_ptr<Ticket> submit(std::vector<float> input, int top_k, std::function<void()> notify = nullptr);
   // The GPU path (model().gpu_preprocessing()): queues the frame itself; the worker
   // uploads it and preprocesses it on the GPU into the batch. With a `hold` (whatever
   // keeps the planes valid: the element's mapped buffer) the planes are read in place and
@@ -77,19 +81,14 @@ class Engine {
   // already on the device (frame.on_device, e.g. from nvh264dec) needs a hold and is read
   // by the kernel where it is: no copy at all. Throws ta::Error.
   std::shared_ptr<Ticket> submit_frame(const FrameView& frame, const PreprocessConfig& cfg, int top_k,
-                                       std::shared_ptr<void> hold = nullptr);
+                                       std::shared_ptr<void> hold = nullptr,
+                                       std::function<void()> notify = nullptr);
   // Runs what is queued now without waiting for a full batch (EOS, drain).
   void flush();
-  // True while frames are queued or running: live mode submits only when false.
-  bool busy() const;
   // Wakes every Ticket::wait (after a caller set its cancel flag).
   void wake_all();
 
   Model& model() { return *model_; }
-  int input_size() const { return size_; }
-  // Number of forward passes and frames run so far (tests, benchmarks).
-  uint64_t batches_run() const;
-  uint64_t frames_run() const;
 
  private:
   Engine(std::unique_ptr<Model> m, int size, const EngineOptions& eo);
@@ -103,10 +102,8 @@ class Engine {
   mutable std::condition_variable cv_;       // worker: queue changed
   mutable std::condition_variable done_cv_;  // tickets: a batch finished
   std::deque<std::shared_ptr<Ticket>> queue_;
-  int running_ = 0;
   bool flush_ = false;
   bool stop_ = false;
-  uint64_t batches_ = 0, frames_ = 0;
   std::thread worker_;
 
   friend class Ticket;
