@@ -458,8 +458,9 @@ gst_torch_classify_propose_allocation (GstBaseTransform * trans, GstQuery * deci
 {
   GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
 
+  /* Downstream's answer (in place: the query goes on to it); when it has none, ours alone. */
   if (!GST_BASE_TRANSFORM_CLASS (parent_class)->propose_allocation (trans, decide_query, query))
-    return FALSE;
+    GST_DEBUG_OBJECT (self, "downstream did not answer the ALLOCATION query");
   const guint held = frames_held (self);
   const guint n = gst_query_get_n_allocation_pools (query);
   for (guint i = 0; i < n; i++) {

@@ -155,3 +155,48 @@ TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
   std::vector<float> out(3 * 64 * 64);
   EXPECT_THROW(preprocess(v, pc, out.data()), std::invalid_argument);
 }
+
+// Elements sharing one engine may send preprocessed host inputs and frames for the GPU
+// kernel. One batch must hold one kind only: before, the batch took its path from its first
+// job, and a frame job in a host batch was run on whatever the batch memory held, with no
+// error. Now each kind runs in a batch of its own (on a CPU model the frame job is refused
+// by name), and the host job's result is the one it gets alone.
+TEST(EngineBatches, HostInputsAndFramesNeverShareABatch_n) {
+  TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
+  ModelConfig c;
+  c.model_location = tiny;
+  c.device = "cpu";
+  c.input_size = 64;
+  EngineOptions eo;
+  eo.batch_size = 2;
+  LoadReport r;
+  auto engine = Engine::acquire("", c, eo, &r);
+
+  std::vector<float> input(3 * 64 * 64);
+  for (size_t i = 0; i < input.size(); i++) input[i] = std::sin(0.01f * (float)i);
+  auto alone = engine->submit(input, 3);
+  engine->flush();
+  ASSERT_TRUE(alone->wait(nullptr));
+  ASSERT_TRUE(alone->error().empty()) << alone->error();
+
+  std::vector<uint8_t> pixels(32 * 32 * 3, 90);
+  FrameView v;
+  v.format = PixelFormat::RGB;
+  v.width = v.height = 32;
+  v.planes[0] = pixels.data();
+  v.strides[0] = 32 * 3;
+  PreprocessConfig pc;
+  pc.resize_size = 72;
+  pc.crop_size = 64;
+  auto host = engine->submit(input, 3);
+  auto staged = engine->submit_frame(v, pc, 3);
+  engine->flush();
+  ASSERT_TRUE(host->wait(nullptr));
+  ASSERT_TRUE(staged->wait(nullptr));
+  EXPECT_TRUE(host->error().empty()) << host->error();
+  EXPECT_EQ(host->result().ids, alone->result().ids);
+  for (size_t i = 0; i < host->result().logits.size(); i++)
+    EXPECT_NEAR(host->result().logits[i], alone->result().logits[i], 1e-4);
+  EXPECT_NE(staged->error().find("GPU preprocessing is not available"), std::string::npos)
+      << "a frame job ran in a host batch: '" << staged->error() << "'";
+}

@@ -1,0 +1,166 @@
+// How frames leave torchclassify: results pushed as soon as they are ready (no further
+// input needed), PTS-less frames with an interval, and upstream pools sized through the
+// ALLOCATION query. The element runs in a GstHarness (a real element, pads and task) with
+// the small fixture model.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "gsttorchclassificationmeta.h"
+#include "test_env.h"
+
+namespace {
+
+const char* kCaps = "video/x-raw,format=RGB,width=64,height=48,framerate=30/1";
+
+GstHarness* harness(const std::string& props) {
+  GstHarness* h = gst_harness_new_parse(("torchclassify device=cpu " + props).c_str());
+  gst_harness_set_src_caps_str(h, kCaps);
+  return h;
+}
+
+GstBuffer* frame(guint8 seed, GstClockTime pts) {
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, 64 * 48 * 3, nullptr);
+  gst_buffer_memset(b, 0, seed, 64 * 48 * 3);
+  GST_BUFFER_PTS(b) = pts;
+  return b;
+}
+
+// Waits up to `seconds` for a buffer out of the harness (the element's source-pad task).
+GstBuffer* pull_within(GstHarness* h, double seconds) {
+  const gint64 deadline = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
+  while (g_get_monotonic_time() < deadline) {
+    if (GstBuffer* b = gst_harness_try_pull(h)) return b;
+    g_usleep(5000);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// One frame in a batch of two with batch-timeout=200 and then no input at all (a camera
+// that stalls, a 1-fps source): its result is computed after the timeout and it must leave
+// then, not when the next frame arrives. Before the source-pad task it never left.
+struct TimeoutCase {
+  const char* props;
+  bool expect_result;
+};
+class BatchTimeout : public ::testing::TestWithParam<TimeoutCase> {};
+
+TEST_P(BatchTimeout, AReadyFrameLeavesWithoutFurtherInput) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  GstHarness* h = harness("model-location=" + model + " batch-size=2 batch-timeout=200 " + GetParam().props);
+  ASSERT_EQ(gst_harness_push(h, frame(10, 0)), GST_FLOW_OK);
+  // The bound is the timeout plus one model run; generous for a loaded 2-core machine.
+  GstBuffer* out = pull_within(h, 20.0);
+  ASSERT_TRUE(out) << "the frame is still held with its result ready (" << GetParam().props << ")";
+  EXPECT_EQ(gst_buffer_get_n_torch_classification_metas(out) == 1, GetParam().expect_result);
+  gst_buffer_unref(out);
+  // A second frame after a gap: the same again.
+  ASSERT_EQ(gst_harness_push(h, frame(20, GST_SECOND)), GST_FLOW_OK);
+  out = pull_within(h, 20.0);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(GST_BUFFER_PTS(out), GST_SECOND);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, BatchTimeout,
+                         ::testing::Values(TimeoutCase{"mode=sync", true},
+                                           TimeoutCase{"mode=sync interval=3", true},
+                                           // live frames never wait: the first leaves before any result
+                                           TimeoutCase{"mode=live", false}));
+
+// Sync mode, interval=3, batch-size=2, buffers without PTS (the bug: borrowers were taken
+// for own frames, outputs came in bursts and frames stayed held). Frames 0, 3, 6, 9 are
+// classified; 0 and 3 form a batch, so frames 0..3 leave once frame 3 is in; 4 and 5 borrow
+// a finished result and leave at once; 6..8 wait for 9.
+TEST(Flow, PtsLessFramesWithAnIntervalLeaveAsSoonAsTheirResultIsThere) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  GstHarness* h = harness("model-location=" + model + " mode=sync interval=3 batch-size=2");
+  // After pushing frame i, frames up to expected[i] (exclusive) must have left.
+  const std::vector<int> expected = {0, 0, 0, 4, 5, 6, 6, 6, 6, 10, 11, 12};
+  int out = 0;
+  for (int i = 0; i < (int)expected.size(); i++) {
+    ASSERT_EQ(gst_harness_push(h, frame((guint8)i, GST_CLOCK_TIME_NONE)), GST_FLOW_OK);
+    while (out < expected[i]) {
+      GstBuffer* b = pull_within(h, 20.0);
+      ASSERT_TRUE(b) << "frame " << out << " did not leave after frame " << i << " was pushed";
+      EXPECT_EQ(gst_buffer_get_n_torch_classification_metas(b), 1u) << "frame " << out;
+      gst_buffer_unref(b);
+      out++;
+    }
+    // Nothing more may come out (a frame with no result yet must wait).
+    GstBuffer* extra = pull_within(h, 0.05);
+    EXPECT_FALSE(extra) << "a frame left before its result after frame " << i;
+    if (extra) {
+      gst_buffer_unref(extra);
+      out++;
+    }
+  }
+  EXPECT_EQ(out, 12);
+  gst_harness_teardown(h);
+}
+
+// The ALLOCATION query: torchclassify adds the frames it may hold (batch-size x interval,
+// plus the one it pushes) to what downstream asks for, so that an upstream pool with a hard
+// maximum sized from the answer never runs dry. The stream then runs to the end with pool
+// buffers, batch-size 8 x interval 2, without a stall.
+TEST(Flow, AllocationQueryCountsHeldFramesAndAFixedPoolDoesNotStall) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  GstHarness* h = harness("model-location=" + model + " mode=sync batch-size=8 interval=2");
+  GstCaps* caps = gst_caps_from_string(kCaps);
+  GstQuery* q = gst_query_new_allocation(caps, TRUE);
+  ASSERT_TRUE(gst_pad_peer_query(h->srcpad, q)) << "the ALLOCATION query was not answered";
+  guint min = 0, max = 0, size = 0;
+  GstBufferPool* proposed = nullptr;
+  ASSERT_GE(gst_query_get_n_allocation_pools(q), 1u);
+  gst_query_parse_nth_allocation_pool(q, 0, &proposed, &size, &min, &max);
+  if (proposed) gst_object_unref(proposed);
+  gst_query_unref(q);
+  EXPECT_GE(min, 8u * 2u + 1u) << "upstream is not told about the frames a batch holds";
+
+  // A pool with exactly that many buffers, no more.
+  GstBufferPool* pool = gst_buffer_pool_new();
+  GstStructure* cfg = gst_buffer_pool_get_config(pool);
+  gst_buffer_pool_config_set_params(cfg, caps, 64 * 48 * 3, min, min);
+  ASSERT_TRUE(gst_buffer_pool_set_config(pool, cfg));
+  ASSERT_TRUE(gst_buffer_pool_set_active(pool, TRUE));
+  gst_caps_unref(caps);
+
+  const int n = 60;
+  int pulled = 0;
+  GstBufferPoolAcquireParams params = {};
+  params.flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT;
+  for (int i = 0; i < n; i++) {
+    GstBuffer* b = nullptr;
+    const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    // While the pool is empty, what left the element is taken (and so returned to the pool).
+    while (gst_buffer_pool_acquire_buffer(pool, &b, &params) != GST_FLOW_OK) {
+      ASSERT_LT(g_get_monotonic_time(), deadline) << "the pool of " << min << " ran dry at frame " << i;
+      if (GstBuffer* out = gst_harness_try_pull(h)) {
+        gst_buffer_unref(out);
+        pulled++;
+      } else {
+        g_usleep(2000);
+      }
+    }
+    gst_buffer_memset(b, 0, (guint8)i, 64 * 48 * 3);
+    GST_BUFFER_PTS(b) = i * GST_SECOND / 30;
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  while (pulled < n) {
+    GstBuffer* out = pull_within(h, 30.0);
+    ASSERT_TRUE(out) << pulled << " of " << n << " frames came out";
+    gst_buffer_unref(out);
+    pulled++;
+  }
+  gst_harness_teardown(h);
+  gst_buffer_pool_set_active(pool, FALSE);
+  gst_object_unref(pool);
+}
