@@ -512,7 +512,8 @@ class Models : public ::testing::Test {
     return rows;
   }
 
-  // Same input tensor: the model implementation itself against torchvision's.
+  // Same input tensor: the model implementation itself against torchvision's. Scores and
+  // top-5 go the element's way (Model::top_logits, then ta::postprocess: model_helpers.h).
   void same_input(const std::string& key) {
     GET_MODEL(m, key);
     ASSERT_FALSE(names().empty());
