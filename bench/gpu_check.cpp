@@ -119,6 +119,14 @@ void check_preprocessing() {
   }
 }
 
+// Top-5 softmax of n frames through top_logits + postprocess, as the element runs them.
+std::vector<std::vector<ta::Prediction>> top5(ta::Model& m, const std::vector<float>& input, int n) {
+  std::vector<std::vector<ta::Prediction>> out;
+  for (const ta::TopLogits& t : m.top_logits(input.data(), n, 224, 224, 5))
+    out.push_back(ta::postprocess(t, ta::Activation::Softmax, 5, 0.f));
+  return out;
+}
+
 void check_results(const std::string& weights) {
   line("");
   line("## ResNet50 on the GPU against the CPU (4 frames, the same preprocessed input)");
@@ -137,12 +145,12 @@ void check_results(const std::string& weights) {
   mc.device = "cpu";
   ta::LoadReport r;
   auto cpu = ta::Model::load(mc, &r);
-  const auto ref = cpu->classify(input.data(), 4, 224, 224, ta::Activation::Softmax, 5, 0.f);
+  const auto ref = top5(*cpu, input, 4);
   for (ta::Precision p : {ta::Precision::FP32, ta::Precision::FP16, ta::Precision::BF16}) {
     mc.device = "cuda";
     mc.precision = p;
     auto gpu = ta::Model::load(mc, &r);
-    const auto got = gpu->classify(input.data(), 4, 224, 224, ta::Activation::Softmax, 5, 0.f);
+    const auto got = top5(*gpu, input, 4);
     bool same = true;
     double worst = 0;
     for (int i = 0; i < 4; i++)
@@ -216,8 +224,10 @@ ta::ResNet cuda_resnet50(const ta::StateDict& sd, c10::ScalarType dt, bool fused
     }
   }
   net->eval();
-  net->to(torch::kCUDA, dt);
-  if (fused) net->fuse_for_inference(true);
+  // As the loader: folded in fp32, then cast.
+  net->to(torch::kCUDA);
+  if (fused) net->fuse_for_inference(true, dt);
+  else net->to(dt);
   return net;
 }
 

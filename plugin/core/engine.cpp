@@ -49,7 +49,11 @@ std::shared_ptr<Engine> Engine::acquire(const std::string& id, const ModelConfig
                                         LoadReport* report) {
   if (eo.batch_size < 1) throw Error(ErrorKind::Settings, "batch-size must be at least 1.");
   auto create = [&] {
-    std::unique_ptr<Model> m = Model::load(mc, report);
+    // Warmed up at the batch size it will run (on the CPU too: the first frames of a live
+    // stream then do not leave without a result while the kernels are first chosen).
+    ModelConfig warm = mc;
+    warm.warmup_batch = eo.batch_size;
+    std::unique_ptr<Model> m = Model::load(warm, report);
     return std::shared_ptr<Engine>(new Engine(std::move(m), mc.input_size, eo));
   };
   if (id.empty()) return create();

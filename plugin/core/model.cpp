@@ -159,11 +159,6 @@ class TorchModel : public Model {
   std::string device() const override { return device_.str(); }
   Precision precision() const override { return precision_; }
 
-  std::vector<float> scores(const float* input, int n, int h, int w, Activation act) override {
-    torch::Tensor s = run(input, n, h, w, act).contiguous();
-    return std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
-  }
-
   std::vector<TopLogits> top_logits(const float* input, int n, int h, int w, int k) override {
     try {
       c10::InferenceMode guard;
@@ -171,22 +166,6 @@ class TorchModel : public Model {
     } catch (const c10::Error& e) {
       throw Error(ErrorKind::Stream, "The model failed on a frame.", e.what_without_backtrace());
     }
-  }
-
-  std::vector<std::vector<Prediction>> classify(const float* input, int n, int h, int w, Activation act,
-                                                int top_k, float threshold) override {
-    torch::Tensor s = run(input, n, h, w, act);
-    const int k = std::max(1, std::min<int>(top_k, (int)s.size(1)));
-    auto [values, indices] = s.topk(k, 1, true, true);
-    values = values.contiguous();
-    indices = indices.to(torch::kInt64).contiguous();
-    std::vector<std::vector<Prediction>> out(n);
-    const float* v = values.data_ptr<float>();
-    const int64_t* ix = indices.data_ptr<int64_t>();
-    for (int i = 0; i < n; i++)
-      for (int j = 0; j < k; j++)
-        if (v[i * k + j] >= threshold) out[i].push_back({(int)ix[i * k + j], v[i * k + j]});
-    return out;
   }
 
   void set_num_classes(int c) { num_classes_ = c; }
@@ -222,11 +201,18 @@ class TorchModel : public Model {
   }
 #endif
 
-  // Runs the model on a zero batch: probes the output size and warms up the kernels.
-  void probe(int size) {
-    std::vector<float> zeros((size_t)3 * size * size, 0.f);
-    torch::Tensor out = forward_checked(zeros.data(), 1, size, size);
-    num_classes_ = (int)out.size(1);
+  // Runs the model on zero batches of 1 frame and of `batch` frames (when larger), `runs`
+  // times each: the first forward of a shape is slow (oneDNN and cuDNN pick and build
+  // their kernels, the allocator fills its pools, a TorchScript profiling executor
+  // profiles the first run and optimizes the second), and in live mode the frames that
+  // arrive meanwhile leave without a result. Sets the class count from the output.
+  void warm_up(int size, int batch, int runs) {
+    std::vector<int> batches = {1};
+    if (batch > 1) batches.push_back(batch);
+    for (int b : batches) {
+      std::vector<float> zeros((size_t)b * 3 * size * size, 0.f);
+      for (int r = 0; r < runs; r++) num_classes_ = (int)forward_checked(zeros.data(), b, size, size).size(1);
+    }
   }
 
  protected:
@@ -241,22 +227,6 @@ class TorchModel : public Model {
       throw Error(ErrorKind::Stream, "The model does not map [N,3,H,W] images to [N,C] scores (it returned " +
                   std::string(c10::str(y.sizes())) + "): give a classifier.");
     return y;
-  }
-
-  // The exception boundary of inference: LibTorch errors become ta::Error(Stream).
-  torch::Tensor run(const float* input, int n, int h, int w, Activation act) {
-    try {
-      c10::InferenceMode guard;
-      torch::Tensor y = forward_checked(input, n, h, w).to(torch::kFloat);
-      switch (act) {
-        case Activation::Softmax: y = torch::softmax(y, 1); break;
-        case Activation::Sigmoid: y = torch::sigmoid(y); break;
-        case Activation::None: break;
-      }
-      return y.to(torch::kCPU);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorKind::Stream, "The model failed on a frame.", e.what_without_backtrace());
-    }
   }
 
   std::string name_;
@@ -385,6 +355,44 @@ void load_into(ResNet& net, const StateDict& sd, const std::string& path, const 
   }
 }
 
+std::string warm_up_note(const c10::Device& dev, const ModelConfig& cfg) {
+  std::string b = "1 frame";
+  if (cfg.warmup_batch > 1) b += " and " + std::to_string(cfg.warmup_batch) + " frames";
+  return "warmed up on " + dev.str() + " (" + b + " of " + std::to_string(cfg.input_size) + "x" +
+         std::to_string(cfg.input_size) + (dev.is_cuda() ? ", cuDNN autotuning on)" : ")");
+}
+
+// torch::jit::freeze inlines the weights and attributes into the graph as constants, and
+// optimize_for_inference folds BatchNorms into convolutions and picks this build's kernels
+// (oneDNN on the CPU). Both fold in the module's dtype, so only an fp32 module gets the
+// folding passes; an fp16/bf16 one is frozen without them (see fuse_conv_bn). LibTorch
+// offers both in C++ since 1.10. On failure (a module freezing does not support) the
+// module runs as loaded.
+torch::jit::Module optimize_script(const torch::jit::Module& m, c10::ScalarType dtype, LoadReport* report) {
+#if TORCH_VERSION_MAJOR > 1 || (TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR >= 10)
+  try {
+    const bool fp32 = dtype == c10::kFloat;
+    torch::jit::Module f = torch::jit::freeze(m, {}, /*optimize_numerics=*/fp32);
+    if (!fp32) {
+      report->infos.push_back("TorchScript model frozen (torch::jit::freeze, no numeric folding in " +
+                              std::string(c10::toString(dtype)) + ")");
+      return f;
+    }
+    f = torch::jit::optimize_for_inference(f);
+    report->infos.push_back("TorchScript model frozen and optimized (torch::jit::freeze, optimize_for_inference)");
+    return f;
+  } catch (const c10::Error& e) {
+    report->infos.push_back(std::string("TorchScript model runs as loaded: freezing it failed (") +
+                            e.what_without_backtrace() + ")");
+    return m;
+  }
+#else
+  (void)dtype;
+  report->infos.push_back("TorchScript model runs as loaded: this LibTorch has no torch::jit::freeze");
+  return m;
+#endif
+}
+
 std::unique_ptr<Model> load_builtin(const std::string& path, const ModelConfig& cfg, c10::Device dev,
                                     c10::ScalarType dtype, Precision prec, LoadReport* report) {
   if (is_torchscript_archive(path))
@@ -403,17 +411,18 @@ std::unique_ptr<Model> load_builtin(const std::string& path, const ModelConfig& 
   ResNet net(spec, cfg.num_classes);
   load_into(net, sd, path, cfg, report);
   net->eval();
-  net->to(dev, dtype);
+  // On the device in fp32, folded there in fp32, and only then cast to the precision.
+  net->to(dev);
   // Channels-last pays on CUDA and with LibTorch 2's oneDNN on the CPU; LibTorch 1.13
   // (Debian's) runs NHWC convolutions slower.
-  net->fuse_for_inference(dev.is_cuda() || TORCH_VERSION_MAJOR >= 2);
+  net->fuse_for_inference(dev.is_cuda() || TORCH_VERSION_MAJOR >= 2, dtype);
   auto m = std::make_unique<BuiltinModel>(net, cfg.architecture, dev, dtype, prec);
   m->set_num_classes(cfg.num_classes);
-  if (dev.is_cuda()) {
-    // cuDNN picks its fastest convolutions for these shapes now, not on the first frame.
-    at::globalContext().setBenchmarkCuDNN(true);
-    m->probe(cfg.input_size);
-    report->infos.push_back("warmed up on " + dev.str() + " (cuDNN autotuning on)");
+  // cuDNN picks its fastest convolutions for these shapes now, not on the first frame.
+  if (dev.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  if (cfg.warmup_batch >= 1) {
+    m->warm_up(cfg.input_size, cfg.warmup_batch, 1);
+    report->infos.push_back(warm_up_note(dev, cfg));
   }
   report->source = path;
   return m;
@@ -473,9 +482,14 @@ std::unique_ptr<Model> Model::load(const ModelConfig& cfg, LoadReport* report) {
       }
       m.eval();
       m.to(dtype);
+      if (cfg.jit_optimize) m = optimize_script(m, dtype, report);
       auto sm = std::make_unique<ScriptModel>(std::move(m), file_stem(path), dev, dtype, prec);
+      if (dev.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
       try {
-        sm->probe(cfg.input_size);
+        // Twice: the profiling executor profiles the first run and optimizes the second.
+        // Without a warm-up (warmup_batch 0) one run still probes the class count.
+        sm->warm_up(cfg.input_size, cfg.warmup_batch, cfg.warmup_batch >= 1 ? 2 : 1);
+        if (cfg.warmup_batch >= 1) report->infos.push_back(warm_up_note(dev, cfg));
       } catch (const c10::Error& e) {
         throw Error(ErrorKind::Init, "The TorchScript model \"" + path + "\" fails on a [1,3," +
                     std::to_string(cfg.input_size) + "," + std::to_string(cfg.input_size) +

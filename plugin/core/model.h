@@ -31,6 +31,14 @@ struct ModelConfig {
   std::string torch_home;
   // Input side used to probe a TorchScript model's output size and to warm up.
   int input_size = 224;
+  // Frames per forward the engine will run (EngineOptions::batch_size). Load warms the
+  // model up on a zero batch of 1 frame (live mode runs one at a time) and, when larger,
+  // one of this many, so that the first frames do not wait for the kernels' setup.
+  // 0: no warm-up (bench/ measures what it saves the first frame).
+  int warmup_batch = 1;
+  // TorchScript: torch::jit::freeze + optimize_for_inference where LibTorch has them
+  // (bench/ turns this off to measure what they bring).
+  bool jit_optimize = true;
 };
 
 struct Prediction {
@@ -70,18 +78,9 @@ class Model {
   virtual std::string device() const = 0;       // "cpu", "cuda:0"
   virtual Precision precision() const = 0;      // the resolved precision
 
-  // input: n frames of 3 x h x w floats (preprocess() output), contiguous.
-  // Returns, per frame, up to top_k predictions with score >= threshold, best first.
-  virtual std::vector<std::vector<Prediction>> classify(const float* input, int n, int h, int w,
-                                                        Activation act, int top_k,
-                                                        float threshold) = 0;
-
   // The best `k` logits of each of n preprocessed frames (3 x h x w floats each), found
   // where the model runs: from a GPU only they come back. Throws ta::Error.
   virtual std::vector<TopLogits> top_logits(const float* input, int n, int h, int w, int k) = 0;
-
-  // The raw scores (after activation) of one batch, n x num_classes: for tests.
-  virtual std::vector<float> scores(const float* input, int n, int h, int w, Activation act) = 0;
 
   // The GPU path: true for a CUDA model in a build with the CUDA kernel. Then frames are
   // preprocessed on the GPU, straight into the batch tensor, on the model's stream.

@@ -24,15 +24,17 @@ torch::Tensor FusedConv::operator()(const torch::Tensor& x) const {
   return torch::conv2d(x, weight, bias, stride, padding);
 }
 
-FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn, bool channels_last) {
+FusedConv fuse_conv_bn(const nn::Conv2d& conv, const nn::BatchNorm2d& bn, bool channels_last,
+                       c10::ScalarType dtype) {
   torch::NoGradGuard ng;
   FusedConv f;
   const auto& o = bn->options;
   torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + o.eps());
   // channels-last: oneDNN (CPU, LibTorch 2) and cuDNN (tensor cores) run NHWC faster.
   f.weight = (conv->weight * scale.reshape({-1, 1, 1, 1}))
+                 .to(dtype)
                  .contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
-  f.bias = bn->bias - bn->running_mean * scale;
+  f.bias = (bn->bias - bn->running_mean * scale).to(dtype);
   f.stride = conv->options.stride()->at(0);
   // Every ResNet convolution pads kernel / 2 (the options' padding is a variant whose
   // type differs between LibTorch versions).
@@ -84,11 +86,11 @@ class BlockImpl : public nn::Module {
     }
   }
 
-  void fuse(bool cl) {
-    c1 = fuse_conv_bn(conv1, bn1, cl);
-    c2 = fuse_conv_bn(conv2, bn2, cl);
-    if (bottleneck_) c3 = fuse_conv_bn(conv3, bn3, cl);
-    if (downsample) ds = fuse_conv_bn(ds_conv, ds_bn, cl);
+  void fuse(bool cl, c10::ScalarType dtype) {
+    c1 = fuse_conv_bn(conv1, bn1, cl, dtype);
+    c2 = fuse_conv_bn(conv2, bn2, cl, dtype);
+    if (bottleneck_) c3 = fuse_conv_bn(conv3, bn3, cl, dtype);
+    if (downsample) ds = fuse_conv_bn(ds_conv, ds_bn, cl, dtype);
     release_unfused(conv1, bn1);
     release_unfused(conv2, bn2);
     if (bottleneck_) release_unfused(conv3, bn3);
@@ -153,11 +155,13 @@ ResNetImpl::ResNetImpl(const ResNetSpec& spec, int num_classes) {
   fc = register_module("fc", nn::Linear(512 * expansion, num_classes));
 }
 
-void ResNetImpl::fuse_for_inference(bool channels_last) {
+void ResNetImpl::fuse_for_inference(bool channels_last, c10::ScalarType dtype) {
   channels_last_ = channels_last;
-  stem_ = fuse_conv_bn(conv1, bn1, channels_last);
+  stem_ = fuse_conv_bn(conv1, bn1, channels_last, dtype);
   release_unfused(conv1, bn1);
-  for (auto& b : blocks_) std::static_pointer_cast<BlockImpl>(b)->fuse(channels_last);
+  for (auto& b : blocks_) std::static_pointer_cast<BlockImpl>(b)->fuse(channels_last, dtype);
+  // What is left registered: fc, and the emptied unfused tensors.
+  to(dtype);
   fused_ = true;
 }
 

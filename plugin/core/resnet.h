@@ -26,19 +26,24 @@ struct FusedConv {
   torch::Tensor operator()(const torch::Tensor& x) const;
 };
 
-// conv -> bn as one convolution: w * g / sqrt(v + eps), b - m * g / sqrt(v + eps).
-FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn, bool channels_last);
+// conv -> bn as one convolution: w * g / sqrt(v + eps), b - m * g / sqrt(v + eps),
+// computed in the tensors' own dtype (fp32 for a loaded model) and then cast to `dtype`:
+// folded in half precision, sqrt(v + eps) and the bias's difference lose most of their
+// bits.
+FusedConv fuse_conv_bn(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn, bool channels_last,
+                       c10::ScalarType dtype);
 
 class ResNetImpl : public torch::nn::Module {
  public:
   ResNetImpl(const ResNetSpec& spec, int num_classes);
   torch::Tensor forward(torch::Tensor x);
 
-  // Folds every BatchNorm into its convolution, for inference after the weights are
-  // loaded and the module is on its device and dtype: faster on the CPU, equal up to float
-  // rounding. The unfused convolution and BatchNorm tensors are freed: after this the
-  // module only runs forward().
-  void fuse_for_inference(bool channels_last);
+  // Folds every BatchNorm into its convolution and casts the module to `dtype`, for
+  // inference after the weights are loaded and the module is on its device, still in fp32
+  // (the folding is done in the module's dtype: fold first, then cast). Faster on the CPU,
+  // equal up to float rounding. The unfused convolution and BatchNorm tensors are freed:
+  // after this the module only runs forward().
+  void fuse_for_inference(bool channels_last, c10::ScalarType dtype);
 
  private:
   torch::nn::Conv2d conv1{nullptr};

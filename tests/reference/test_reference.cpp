@@ -28,6 +28,7 @@
 #include "frame.h"
 #include "gsttorchclassificationmeta.h"
 #include "model.h"
+#include "model_helpers.h"
 #include "preprocess.h"
 #include "test_env.h"
 
@@ -511,14 +512,15 @@ class Models : public ::testing::Test {
     return rows;
   }
 
-  // Same input tensor: the model implementation itself against torchvision's.
+  // Same input tensor: the model implementation itself against torchvision's. Scores and
+  // top-5 go the element's way (Model::top_logits, then ta::postprocess: model_helpers.h).
   void same_input(const std::string& key) {
     GET_MODEL(m, key);
     ASSERT_FALSE(names().empty());
     const auto ref = tv_scores(key);
     ASSERT_EQ(ref.size(), names().size()) << "no torchvision scores for " << key;
     const int n = (int)names().size();
-    const std::vector<float> s = m->scores(tv_batch().data(), n, 224, 224, ta::Activation::Softmax);
+    const std::vector<float> s = ta_test::scores(*m, tv_batch().data(), n, 224, 224, ta::Activation::Softmax);
     const size_t c = ref[0].size();
     ASSERT_EQ(s.size(), (size_t)n * c);
     double worst = 0;
@@ -538,7 +540,7 @@ class Models : public ::testing::Test {
     GET_MODEL(m, key);
     ASSERT_FALSE(names().empty());
     const int n = (int)names().size();
-    const auto top = m->classify(core_batch().data(), n, 224, 224, ta::Activation::Softmax, 5, 0.f);
+    const auto top = ta_test::classify(*m, core_batch().data(), n, 224, 224, ta::Activation::Softmax, 5, 0.f);
     ASSERT_EQ(top.size(), (size_t)n);
     double worst = 0;
     for (int i = 0; i < n; i++) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "model_helpers.h"
 #include "statedict.h"
 #include "test_env.h"
 
@@ -160,16 +161,16 @@ TEST(ModelLoad, TorchScriptIsProbedForItsClassCount) {
   EXPECT_EQ(m->num_classes(), 10);
   EXPECT_EQ(m->name(), "tiny");
   std::vector<float> x(3 * 224 * 224, 0.5f);
-  auto top = m->classify(x.data(), 1, 224, 224, Activation::Softmax, 3, 0.f);
+  auto top = ta_test::classify(*m, x.data(), 1, 224, 224, Activation::Softmax, 3, 0.f);
   ASSERT_EQ(top.size(), 1u);
   ASSERT_EQ(top[0].size(), 3u);
   EXPECT_GE(top[0][0].score, top[0][1].score);
-  auto s = m->scores(x.data(), 1, 224, 224, Activation::Softmax);
+  auto s = ta_test::scores(*m, x.data(), 1, 224, 224, Activation::Softmax);
   double sum = 0;
   for (float v : s) sum += v;
   EXPECT_NEAR(sum, 1.0, 1e-5);
   // A threshold above every score leaves nothing.
-  EXPECT_TRUE(m->classify(x.data(), 1, 224, 224, Activation::Softmax, 3, 2.f)[0].empty());
+  EXPECT_TRUE(ta_test::classify(*m, x.data(), 1, 224, 224, Activation::Softmax, 3, 2.f)[0].empty());
 }
 
 TEST(ModelLoad, WrongKindOfFileForTheProperty_n) {

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "model.h"
+#include "model_helpers.h"
 #include "test_env.h"
 
 using namespace ta;
@@ -78,7 +79,9 @@ TEST(TopLogits, TiesKeepTheLowerClassIdFirstAndHugeLogitsStayFinite) {
 }
 
 // The model's top_logits (torch::topk + logsumexp where it runs, packed into one copy)
-// against its full scores, on a seeded ResNet18 and a 10-class TorchScript model.
+// for the best 5 against the host's top_logits of all C logits (the model's top_logits
+// with k = C, put back in class order), on a seeded ResNet18 and a 10-class TorchScript
+// model.
 TEST(TopLogits, ModelTopLogitsEqualTheFullScores) {
   TA_REQUIRE_FIXTURE(r18, "resnet18_seeded.pth");
   TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
@@ -95,7 +98,7 @@ TEST(TopLogits, ModelTopLogitsEqualTheFullScores) {
     const int n = 3, side = 96;
     std::vector<float> x((size_t)n * 3 * side * side);
     for (float& v : x) v = u(rng);
-    const std::vector<float> all = m->scores(x.data(), n, side, side, Activation::None);
+    const std::vector<float> all = ta_test::scores(*m, x.data(), n, side, side, Activation::None);
     const int classes = (int)(all.size() / n);
     ASSERT_EQ(classes, m->num_classes());
     const std::vector<TopLogits> tops = m->top_logits(x.data(), n, side, side, 5);
