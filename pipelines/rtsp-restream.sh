@@ -4,8 +4,8 @@
 #
 #   served at rtsp://<this host>:$PORT$MOUNT:
 #   ( rtspsrc location=$URL latency=$LATENCY ! decodebin ! videoconvert ! torchclassify
-#       ! torchoverlay ! videoconvert ! x264enc tune=zerolatency
-#       ! rtph264pay name=pay0 )
+#       ! torchoverlay ! videoconvert ! x264enc tune=zerolatency sliced-threads=false threads=1
+#       ! rtph264pay name=pay0 config-interval=-1 )
 #
 # The stream is shared: every client sees the same encoded picture and the camera is
 # read, and the model run, once. It starts with the first client and stops after the last.
@@ -58,9 +58,15 @@ case "$URL" in
 esac
 TC=""
 for p in "${TC_PROPS[@]}"; do TC+=" ${p%%=*}=$(q "${p#*=}")"; done
+# One slice a frame (sliced-threads=false) and one encoder thread (threads=1): x264's sliced
+# threads (what tune=zerolatency turns on) cut a key frame into several slices, and
+# rtph264pay config-interval=-1 puts SPS and PPS in front of each IDR slice, so ffmpeg (and
+# every client that follows the H.264 access-unit rules) takes each slice for a picture of
+# its own; frame threads instead (sliced-threads=false alone) hold back threads-1 frames.
+# docs/guides/rtsp.md has the measurements.
 LAUNCH="( $SRC ! videoconvert ! torchclassify$TC ! torchoverlay ! videoconvert ! \
-x264enc tune=zerolatency speed-preset=veryfast bitrate=$BITRATE key-int-max=30 ! \
-rtph264pay name=pay0 pt=96 config-interval=-1 )"
+x264enc tune=zerolatency sliced-threads=false threads=1 speed-preset=veryfast bitrate=$BITRATE \
+key-int-max=30 ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
 
 exec "$PYTHON" - "$ADDRESS" "$PORT" "$MOUNT" "$LAUNCH" <<'PY'
 import signal

@@ -87,10 +87,14 @@ main (int argc, char **argv)
 
   gchar *desc = launch ? g_strdup (launch) :
       /* key-int-max and config-interval=-1: a client that joins the shared stream late
-       * (or comes back after a reconnect) gets SPS/PPS and a key frame within a second. */
+       * (or comes back after a reconnect) gets SPS/PPS and a key frame within a second.
+       * sliced-threads=false threads=1: one slice a frame, no frame held back; with
+       * several slices config-interval=-1 puts SPS/PPS between the slices of a key frame
+       * and ffmpeg decodes each slice as a picture of its own (docs/guides/rtsp.md). */
       g_strdup_printf ("( videotestsrc is-live=true pattern=%s ! "
       "video/x-raw,width=%d,height=%d,framerate=%d/1 ! "
-      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d ! "
+      "x264enc tune=zerolatency sliced-threads=false threads=1 speed-preset=ultrafast "
+      "key-int-max=%d ! "
       "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
       pattern ? pattern : "ball", width, height, fps, fps);
 

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "pipeline_helpers.h"
 #include "test_env.h"
@@ -109,7 +111,7 @@ TEST(RtspTestServer, ServesTwoClientsAtOnce) {
 // out within a bounded time and says so on the bus: over TCP the connection closes and
 // rtspsrc ends the stream (EOS; torchclassify then drains its batch, so every frame that
 // was on its way gets its line); over UDP it is an error from rtspsrc (no packet, a retry
-// over TCP refused). Either way what reached the sink is all in the file, one whole valid
+// over TCP refused). Either way what the sink rendered is all in the file, one whole valid
 // line a frame. (Rebuilding the source, as the embedding app does on both, is tested in
 // test_app.cpp.)
 class RtspServerKilled : public ::testing::TestWithParam<const char*> {};
@@ -126,8 +128,37 @@ TEST_P(RtspServerKilled, ErrorNamesTheSourceAndEveryLineStays) {
   GError* err = nullptr;
   GstElement* p = gst_parse_launch(desc.c_str(), &err);
   ASSERT_TRUE(p && !err) << desc << ": " << (err ? err->message : "");
-  std::atomic<int> count{0};
-  ASSERT_TRUE(count_sink_buffers(p, &count));
+  // What the sink was given and what it rendered. The pad probe records the pts of every
+  // buffer that enters the sink's pad; GstBaseSink's stats count the buffers rendered (as
+  // render() returns; the stats are cleared when the sink leaves PLAYING, so they are read
+  // while it plays). A buffer can enter the pad while the pipeline is being stopped and be
+  // dropped there, never rendered: that is no lost line. A line is lost when a buffer
+  // rendered has none, or when the lines are not the buffers that entered, in order.
+  struct Entered {
+    std::mutex mu;
+    std::vector<long long> pts;
+  } entered;
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+  ASSERT_NE(sink, nullptr);
+  {
+    GstPad* pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad*, GstPadProbeInfo* info, gpointer e) {
+          auto* en = static_cast<Entered*>(e);
+          std::lock_guard<std::mutex> lock(en->mu);
+          en->pts.push_back(static_cast<long long>(GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info))));
+          return GST_PAD_PROBE_OK;
+        }, &entered, nullptr);
+    gst_object_unref(pad);
+  }
+  const auto rendered = [sink]() -> long long {
+    GstStructure* st = nullptr;
+    g_object_get(sink, "stats", &st, nullptr);
+    guint64 n = 0;
+    const bool ok = st && gst_structure_get_uint64(st, "rendered", &n);
+    if (st) gst_structure_free(st);
+    return ok ? static_cast<long long>(n) : -1;
+  };
   GstBus* bus = gst_element_get_bus(p);
   ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 
@@ -141,13 +172,13 @@ TEST_P(RtspServerKilled, ErrorNamesTheSourceAndEveryLineStays) {
     }
     return nullptr;
   };
-  GstMessage* early = until(Seconds(60), [&] { return count.load() >= 30; });
+  GstMessage* early = until(Seconds(60), [&] { return rendered() >= 30; });
   ASSERT_EQ(early, nullptr) << "the stream ended before the server was killed";
-  ASSERT_GE(count.load(), 30);
+  ASSERT_GE(rendered(), 30);
 
   server.crash();
   const auto killed = Clock::now();
-  const int at_kill = count.load();
+  const long long at_kill = rendered();  // all of these are lines, whatever comes next
   GstMessage* m = until(Seconds(45), [] { return false; });
   const double took = std::chrono::duration<double>(Clock::now() - killed).count();
   ASSERT_NE(m, nullptr) << "nothing on the bus 45 s after the server was killed";
@@ -167,15 +198,36 @@ TEST_P(RtspServerKilled, ErrorNamesTheSourceAndEveryLineStays) {
     g_clear_error(&e);
     g_free(dbg);
   }
+  const bool eos = GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS;
   gst_message_unref(m);
+  // Rendered so far, the sink still PLAYING: each of these must have its line.
+  const long long before_stop = rendered();
   gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(sink);
   gst_object_unref(bus);
   gst_object_unref(p);
 
-  // Every frame that reached the sink is a whole line, classified, pts increasing.
   const auto lines = read_file_lines(out.path());
-  EXPECT_EQ(lines.size(), static_cast<size_t>(count.load()));
-  EXPECT_GE(lines.size(), static_cast<size_t>(at_kill));
+  const std::vector<long long> in = entered.pts;  // the pipeline is gone: no more writers
+  ASSERT_GE(before_stop, 0) << "no 'rendered' in the sink's stats";
+  EXPECT_GE(at_kill, 30);
+  EXPECT_GE(before_stop, at_kill);
+  // Every buffer rendered before the stop has its line, and no line comes from nowhere.
+  EXPECT_GE(lines.size(), static_cast<size_t>(before_stop)) << in.size() << " buffers entered the sink";
+  ASSERT_LE(lines.size(), in.size());
+  // The lines are the buffers that entered, in order, none skipped: line i has the pts of
+  // the i-th buffer.
+  for (size_t i = 0; i < lines.size(); i++) {
+    const auto j = nlohmann::json::parse(lines[i], nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("pts")) << "line " << i << ": " << lines[i];
+    ASSERT_EQ(j["pts"].get<long long>(), in[i]) << "line " << i << " is not the " << i << "-th buffer";
+  }
+  // After EOS every buffer that entered was rendered; after an error and the stop, only
+  // the last one (the sink's stream lock lets one in at a time) may have been dropped.
+  EXPECT_LE(in.size() - lines.size(), eos ? 0u : 1u) << lines.size() << " lines";
+  std::printf("%s: %zu buffers entered the sink, %lld rendered before the stop, %zu lines\n", GetParam(),
+              in.size(), before_stop, lines.size());
+  // Every line whole, classified, pts increasing.
   EXPECT_EQ(check_metasink_lines(lines, 320, 240, "cam0", false), lines.size());
 }
 
