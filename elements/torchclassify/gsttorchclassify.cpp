@@ -283,10 +283,14 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, ta::EngineOption
   p->run_top_k = p->top_k;
   p->run_threshold = (float) p->threshold;
   p->run_post_messages = p->post_messages;
-  eo->batch_size = p->batch_size;
-  eo->batch_timeout_ms = p->batch_timeout;
+  /* auto: the engine takes what is queued when it is free; a sync-mode element keeps two
+   * batches in flight, so one is preprocessed while the other runs. */
+  p->run_auto_batch = p->batch_size == 0;
+  eo->batch_size = p->run_auto_batch ? AUTO_BATCH_SIZE : p->batch_size;
+  eo->greedy = p->run_auto_batch;
+  eo->batch_timeout_ms = p->run_auto_batch ? 0 : p->batch_timeout;
   *instance_id = p->model_instance_id;
-  p->run_batch_size = p->batch_size;
+  p->run_batch_size = eo->batch_size;
   p->run_interval = p->interval;
   p->run_mode = p->mode;
   GST_OBJECT_UNLOCK (self);
@@ -501,8 +505,9 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
       g_param_spec_int ("batch-size", "Batch size",
-          "Frames run through the model in one forward pass (sync mode waits for a full batch)",
-          1, 1024, DEFAULT_BATCH_SIZE, rw_ready));
+          "Frames per forward pass; 0 (auto): up to 8, taken from what is queued when the model is "
+          "free (no wait for a full batch); N: sync mode waits for N frames (or batch-timeout)",
+          0, 1024, DEFAULT_BATCH_SIZE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_BATCH_TIMEOUT,
       g_param_spec_int ("batch-timeout", "Batch timeout",
           "Longest wait for a partial batch to fill, in ms (0: until full, EOS or a serialized event)",

@@ -36,7 +36,9 @@ GST_DEBUG_CATEGORY_EXTERN (gst_torch_classify_debug);
 #define DEFAULT_THRESHOLD 0.0
 #define DEFAULT_ACTIVATION GST_TORCH_ACTIVATION_SOFTMAX
 #define DEFAULT_POST_MESSAGES FALSE
-#define DEFAULT_BATCH_SIZE 1
+#define DEFAULT_BATCH_SIZE 0
+/* batch-size=0 (auto): up to this many frames a forward, taken from what is queued. */
+#define AUTO_BATCH_SIZE 8
 #define DEFAULT_BATCH_TIMEOUT 0
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_MODE GST_TORCH_MODE_AUTO
@@ -79,7 +81,8 @@ struct GstTorchClassifyPrivate {
   int run_top_k = DEFAULT_TOP_K;
   float run_threshold = 0.f;
   bool run_post_messages = false;
-  int run_batch_size = DEFAULT_BATCH_SIZE;
+  int run_batch_size = AUTO_BATCH_SIZE;
+  bool run_auto_batch = true;
   int run_interval = DEFAULT_INTERVAL;
   GstTorchMode run_mode = DEFAULT_MODE;
 

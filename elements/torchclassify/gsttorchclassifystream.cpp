@@ -202,7 +202,7 @@ resolve_mode (GstTorchClassify * self)
   ta::SchedulerConfig c;
   c.live = live;
   c.interval = p->run_interval;
-  c.max_own = p->run_batch_size;
+  c.max_own = p->run_auto_batch ? 2 * p->run_batch_size : p->run_batch_size;
   p->sched->configure (c);
 }
 
@@ -436,7 +436,7 @@ frames_held (GstTorchClassify * self)
 
   GST_OBJECT_LOCK (self);
   c.interval = p->interval;
-  c.max_own = p->batch_size;
+  c.max_own = p->batch_size == 0 ? 2 * AUTO_BATCH_SIZE : p->batch_size;
   const GstTorchMode mode = p->mode;
   GST_OBJECT_UNLOCK (self);
   c.live = mode == GST_TORCH_MODE_LIVE;
@@ -487,7 +487,7 @@ gst_torch_classify_propose_allocation (GstBaseTransform * trans, GstQuery * deci
 
 /* Sync mode with batch-size N holds up to N - 1 frames before a forward (at most
  * batch-timeout when set): downstream must know, or a synchronized sink finds live frames
- * late. Live mode holds nothing. */
+ * late. Live mode, and batch-size=0 (a batch never waits to fill), add nothing. */
 static gboolean
 gst_torch_classify_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
 {

@@ -26,7 +26,8 @@ std::vector<std::pair<std::string, std::string>> sharing_key(const ModelConfig& 
           {"precision", precision_name(m.precision)},
           {"crop-size", std::to_string(m.input_size)},
           {"batch-size", std::to_string(e.batch_size)},
-          {"batch-timeout", std::to_string(e.batch_timeout_ms)}};
+          {"batch-timeout", std::to_string(e.batch_timeout_ms)},
+          {"batching", e.greedy ? "auto" : "fixed"}};
 }
 
 struct Registry {
@@ -186,7 +187,7 @@ void Engine::loop() {
     cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
     if (stop_) return;
     // A partial batch waits for more frames, a flush, or its timeout.
-    if ((int)queue_.size() < opts_.batch_size && !flush_) {
+    if (!opts_.greedy && (int)queue_.size() < opts_.batch_size && !flush_) {
       if (opts_.batch_timeout_ms > 0) {
         const auto deadline = queue_.front()->queued_ + std::chrono::milliseconds(opts_.batch_timeout_ms);
         cv_.wait_until(l, deadline, [&] { return stop_ || flush_ || (int)queue_.size() >= opts_.batch_size; });

@@ -29,6 +29,10 @@ namespace ta {
 struct EngineOptions {
   int batch_size = 1;
   int batch_timeout_ms = 0;  // 0: a partial batch waits until it is full or flushed
+  // Runs what is queued as soon as the worker is free (up to batch_size) instead of waiting
+  // for a full batch: frames that arrive during a forward form the next batch, so a fast
+  // source gets full batches and a slow or live one gets no added wait.
+  bool greedy = false;
 };
 
 // One frame's place in the queue; its result arrives from the worker thread, which then

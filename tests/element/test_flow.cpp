@@ -72,6 +72,8 @@ TEST_P(BatchTimeout, AReadyFrameLeavesWithoutFurtherInput) {
 INSTANTIATE_TEST_SUITE_P(Modes, BatchTimeout,
                          ::testing::Values(TimeoutCase{"mode=sync", true},
                                            TimeoutCase{"mode=sync interval=3", true},
+                                           // the default batch size: no wait for a batch at all
+                                           TimeoutCase{"mode=sync batch-size=0 batch-timeout=0", true},
                                            // live frames never wait: the first leaves before any result
                                            TimeoutCase{"mode=live", false}));
 
@@ -163,4 +165,51 @@ TEST(Flow, AllocationQueryCountsHeldFramesAndAFixedPoolDoesNotStall) {
   gst_harness_teardown(h);
   gst_buffer_pool_set_active(pool, FALSE);
   gst_object_unref(pool);
+}
+
+// The default batch size (0, auto) batches what is queued; each frame's result must equal
+// the one it gets in a batch of one: the same classes, scores within float rounding.
+TEST(Flow, TheDefaultBatchingGivesTheResultsOfBatchOne) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  auto run = [&](const std::string& props) {
+    GstHarness* h = harness("model-location=" + model + " mode=sync " + props);
+    std::vector<std::vector<std::pair<int, float>>> results;
+    const int n = 21;
+    for (int i = 0; i < n; i++) {
+      GstBuffer* b = gst_buffer_new_allocate(nullptr, 64 * 48 * 3, nullptr);
+      GstMapInfo m;
+      gst_buffer_map(b, &m, GST_MAP_WRITE);
+      for (gsize k = 0; k < m.size; k++) m.data[k] = (guint8)(k * (i + 3) + i * 31 + k / 191);
+      gst_buffer_unmap(b, &m);
+      GST_BUFFER_PTS(b) = i * GST_SECOND / 30;
+      EXPECT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+    EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    for (int i = 0; i < n; i++) {
+      GstBuffer* out = pull_within(h, 30.0);
+      if (!out) {
+        ADD_FAILURE() << props << ": frame " << i << " missing";
+        break;
+      }
+      EXPECT_EQ(GST_BUFFER_PTS(out), (GstClockTime)(i * GST_SECOND / 30));
+      std::vector<std::pair<int, float>> r;
+      if (GstTorchClassificationMeta* meta = gst_buffer_get_torch_classification_meta(out))
+        for (guint k = 0; k < meta->n_labels; k++) r.push_back({meta->labels[k].class_id, meta->labels[k].score});
+      results.push_back(r);
+      gst_buffer_unref(out);
+    }
+    gst_harness_teardown(h);
+    return results;
+  };
+  const auto one = run("batch-size=1");
+  const auto dflt = run("");
+  ASSERT_EQ(one.size(), dflt.size());
+  for (size_t i = 0; i < one.size(); i++) {
+    ASSERT_EQ(one[i].size(), dflt[i].size()) << "frame " << i;
+    ASSERT_FALSE(one[i].empty());
+    for (size_t k = 0; k < one[i].size(); k++) {
+      EXPECT_EQ(one[i][k].first, dflt[i][k].first) << "frame " << i << " rank " << k;
+      EXPECT_NEAR(one[i][k].second, dflt[i][k].second, 1e-4) << "frame " << i << " rank " << k;
+    }
+  }
 }
