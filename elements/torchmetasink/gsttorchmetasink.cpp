@@ -44,21 +44,12 @@
 
 #include "gsttorchclassificationmeta.h"
 
-#ifdef TA_HAVE_MQTT
 #include "error.h"
-#include "mqtt_publisher.h"
-#endif
-
-#include <nlohmann/json.hpp>
+#include "json_lines.h"
+#include "transports/file_transport.h"
+#include "transports/mqtt_transport.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <stdio_ext.h>
-#include <sys/types.h>
-#include <unistd.h>
 #include <exception>
 #include <memory>
 #include <string>
@@ -102,91 +93,66 @@ struct TorchMetaSinkPrivate
   bool location_set = false;
   std::string stream_name;
   bool stream_name_set = false;
-  std::string mqtt_host;        /* "": no MQTT */
-  gint mqtt_port = DEFAULT_MQTT_PORT;
-  std::string mqtt_topic;       /* "": torchanalytics/<stream> */
-  std::string mqtt_client_id;   /* "": generated at start */
-  gint mqtt_qos = DEFAULT_MQTT_QOS;
-  std::string mqtt_username;
-  std::string mqtt_password;    /* never logged, never readable */
-  std::string mqtt_ca_file;
-  guint mqtt_keepalive = DEFAULT_MQTT_KEEPALIVE;
-  guint mqtt_max_queued = DEFAULT_MQTT_MAX_QUEUED;
+  ta::MqttOptions mqtt;         /* host "": no MQTT; the password is never logged or readable */
 
-  /* streaming state: set up in start(), used by the streaming thread only */
-  FILE *file = nullptr;         /* null: MQTT only */
-  bool owns_file = false;       /* false for stdout, which we flush but never close */
-  std::string path;             /* what error messages call the output */
-  std::string stream_id;        /* from the last STREAM_START event */
-  guint64 frame = 0;
-  off_t complete_bytes = 0;     /* file size after the last whole line (owned files) */
-  gint width = -1;              /* -1: not in the caps */
-  gint height = -1;
-
-  /* MQTT: the publisher lives from start() to stop(); the pointer is guarded by the
-   * object lock for readers of "dropped" outside the streaming thread. */
-#ifdef TA_HAVE_MQTT
-  std::unique_ptr<ta::MqttPublisher> mqtt;
-#endif
-  bool mqtt_on = false;
-  std::string mqtt_where;       /* host:port, for messages */
+  /* From start() to stop(): the transports the lines go to (the list guarded by the
+   * object lock for readers of "dropped"), MQTT first. */
+  std::vector<std::unique_ptr<ta::Transport>> outputs;
+  ta::Transport *mqtt_out = nullptr;   /* in outputs, or null */
   guint mqtt_max_queued_used = DEFAULT_MQTT_MAX_QUEUED;
   std::string mqtt_client_id_used;
-  std::string topic;            /* the topic in use... */
-  std::string topic_stream;     /* ...made for this stream name (default topic) */
-  bool topic_fixed = false;     /* mqtt-topic was set */
   guint64 dropped = 0;          /* the count of the last run, after stop() */
+
+  /* the streaming thread's */
+  std::string stream_id;        /* from the last STREAM_START event */
+  guint64 frame = 0;
+  gint width = -1;              /* -1: not in the caps */
+  gint height = -1;
 };
 
-bool
-is_stdout (const std::string & location)
+/* The string property `prop_id` stands for; NULL for the others. */
+std::string *
+string_field (TorchMetaSinkPrivate * priv, guint prop_id)
 {
-  return location.empty () || location == "-";
-}
-
-/* Scores are floats: their shortest double spelling is noise (0.8123f is
- * 0.81230002641677856), so keep six decimals, ample for a probability. */
-double
-round_score (gfloat score)
-{
-  return std::round (static_cast<double> (score) * 1e6) / 1e6;
-}
-
-nlohmann::ordered_json
-meta_to_json (const GstTorchClassificationMeta * m)
-{
-  nlohmann::ordered_json c;
-  c["model"] = m->model ? m->model : "";
-  if (GST_CLOCK_TIME_IS_VALID (m->source_pts))
-    c["source-pts"] = static_cast<guint64> (m->source_pts);
-  c["roi"] = nlohmann::ordered_json {
-    {"x", m->x}, {"y", m->y}, {"w", m->width}, {"h", m->height}
-  };
-
-  /* The meta API asks for highest score first, but the schema promises it: do not
-   * trust the producer, sort a copy (stable, so equal scores keep their order).
-   * NaN compares as -inf: the order stays strict-weak, and NaN goes last. */
-  std::vector<const GstTorchClassLabel *> labels;
-  labels.reserve (m->n_labels);
-  for (guint i = 0; i < m->n_labels; i++)
-    labels.push_back (&m->labels[i]);
-  std::stable_sort (labels.begin (), labels.end (),
-      [](const GstTorchClassLabel * a, const GstTorchClassLabel * b) {
-        auto key =[](gfloat s) {
-          return std::isnan (s) ? -INFINITY : s;
-        };
-        return key (a->score) > key (b->score);
-      });
-
-  nlohmann::ordered_json arr = nlohmann::ordered_json::array ();
-  for (const GstTorchClassLabel *l : labels) {
-    arr.push_back (nlohmann::ordered_json {
-          {"id", l->class_id},
-          {"label", l->label ? l->label : ""},
-          {"score", round_score (l->score)}
-        });
+  switch (prop_id) {
+    case PROP_MQTT_HOST:
+      return &priv->mqtt.host;
+    case PROP_MQTT_TOPIC:
+      return &priv->mqtt.topic;
+    case PROP_MQTT_USERNAME:
+      return &priv->mqtt.username;
+    case PROP_MQTT_PASSWORD:
+      return &priv->mqtt.password;
+    case PROP_MQTT_CA_FILE:
+      return &priv->mqtt.ca_file;
+    default:
+      return nullptr;
   }
-  c["labels"] = std::move (arr);
+}
+
+void
+wipe (std::string & s)
+{
+  std::fill (s.begin (), s.end (), '\0');
+}
+
+/* One meta as the serializer's struct. */
+ta::JsonClassification
+classification_of (const GstTorchClassificationMeta * m)
+{
+  ta::JsonClassification c;
+  c.model = m->model ? m->model : "";
+  if (GST_CLOCK_TIME_IS_VALID (m->source_pts))
+    c.source_pts = m->source_pts;
+  c.x = m->x;
+  c.y = m->y;
+  c.w = m->width;
+  c.h = m->height;
+  c.labels.reserve (m->n_labels);
+  for (guint i = 0; i < m->n_labels; i++) {
+    const GstTorchClassLabel & l = m->labels[i];
+    c.labels.push_back ({l.class_id, l.label ? l.label : "", l.score});
+  }
   return c;
 }
 
@@ -221,7 +187,6 @@ static gboolean gst_torch_meta_sink_stop (GstBaseSink * sink);
 static gboolean gst_torch_meta_sink_set_caps (GstBaseSink * sink, GstCaps * caps);
 static gboolean gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event);
 static GstFlowReturn gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer);
-
 static void
 gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
 {
@@ -404,10 +369,15 @@ gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_render);
 }
 
+
 static void
 gst_torch_meta_sink_init (GstTorchMetaSink * self)
 {
   self->priv = new TorchMetaSinkPrivate ();
+  self->priv->mqtt.port = DEFAULT_MQTT_PORT;
+  self->priv->mqtt.qos = DEFAULT_MQTT_QOS;
+  self->priv->mqtt.keepalive_s = DEFAULT_MQTT_KEEPALIVE;
+  self->priv->mqtt.max_queued = DEFAULT_MQTT_MAX_QUEUED;
   /* Like filesink: writing metadata need not wait for the clock. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }
@@ -417,33 +387,14 @@ gst_torch_meta_sink_finalize (GObject * object)
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (object);
 
-  /* stop() closes the file; this only guards against a sink disposed while started. */
-  if (self->priv->file && self->priv->owns_file)
-    fclose (self->priv->file);
+  /* stop() stops the transports; destroying them covers a sink disposed while started. */
+  self->priv->outputs.clear ();
   /* Not left in freed memory. */
-  std::fill (self->priv->mqtt_password.begin (), self->priv->mqtt_password.end (), '\0');
+  wipe (self->priv->mqtt.password);
   delete self->priv;
   self->priv = nullptr;
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
-}
-
-/* String properties: NULL and "" both mean unset. */
-static void
-set_string (GstTorchMetaSink * self, std::string & field, const GValue * value)
-{
-  const gchar *s = g_value_get_string (value);
-  GST_OBJECT_LOCK (self);
-  field = s ? s : "";
-  GST_OBJECT_UNLOCK (self);
-}
-
-static void
-get_string (GstTorchMetaSink * self, const std::string & field, GValue * value)
-{
-  GST_OBJECT_LOCK (self);
-  g_value_set_string (value, field.empty () ? NULL : field.c_str ());
-  GST_OBJECT_UNLOCK (self);
 }
 
 static void
@@ -453,69 +404,47 @@ gst_torch_meta_sink_set_property (GObject * object, guint prop_id,
   GstTorchMetaSink *self = GST_TORCH_META_SINK (object);
   TorchMetaSinkPrivate *priv = self->priv;
 
+  /* Read in start(): a new value takes effect the next time the sink starts. */
+  GST_OBJECT_LOCK (self);
+  if (std::string * field = string_field (priv, prop_id)) {
+    /* NULL and "" both mean unset. */
+    const gchar *s = g_value_get_string (value);
+    wipe (*field);              /* the old password */
+    *field = s ? s : "";
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
-    case PROP_LOCATION:{
-      const gchar *s = g_value_get_string (value);
-      GST_OBJECT_LOCK (self);
-      /* Read in start(): a new value takes effect the next time the sink starts. */
-      priv->location_set = s != NULL;
-      priv->location = s ? s : "";
-      GST_OBJECT_UNLOCK (self);
-      break;
-    }
+    case PROP_LOCATION:
     case PROP_STREAM_NAME:{
       const gchar *s = g_value_get_string (value);
-      GST_OBJECT_LOCK (self);
-      priv->stream_name_set = s != NULL;
-      priv->stream_name = s ? s : "";
-      GST_OBJECT_UNLOCK (self);
+      const bool loc = prop_id == PROP_LOCATION;
+      (loc ? priv->location_set : priv->stream_name_set) = s != NULL;
+      (loc ? priv->location : priv->stream_name) = s ? s : "";
       break;
     }
-    case PROP_MQTT_HOST:
-      set_string (self, priv->mqtt_host, value);
+    case PROP_MQTT_CLIENT_ID:{
+      const gchar *s = g_value_get_string (value);
+      priv->mqtt.client_id = s ? s : "";
       break;
+    }
     case PROP_MQTT_PORT:
-      GST_OBJECT_LOCK (self);
-      priv->mqtt_port = g_value_get_int (value);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_MQTT_TOPIC:
-      set_string (self, priv->mqtt_topic, value);
-      break;
-    case PROP_MQTT_CLIENT_ID:
-      set_string (self, priv->mqtt_client_id, value);
+      priv->mqtt.port = g_value_get_int (value);
       break;
     case PROP_MQTT_QOS:
-      GST_OBJECT_LOCK (self);
-      priv->mqtt_qos = g_value_get_int (value);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_MQTT_USERNAME:
-      set_string (self, priv->mqtt_username, value);
-      break;
-    case PROP_MQTT_PASSWORD:
-      GST_OBJECT_LOCK (self);
-      std::fill (priv->mqtt_password.begin (), priv->mqtt_password.end (), '\0');
-      GST_OBJECT_UNLOCK (self);
-      set_string (self, priv->mqtt_password, value);
-      break;
-    case PROP_MQTT_CA_FILE:
-      set_string (self, priv->mqtt_ca_file, value);
+      priv->mqtt.qos = g_value_get_int (value);
       break;
     case PROP_MQTT_KEEPALIVE:
-      GST_OBJECT_LOCK (self);
-      priv->mqtt_keepalive = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      priv->mqtt.keepalive_s = static_cast<int> (g_value_get_uint (value));
       break;
     case PROP_MQTT_MAX_QUEUED:
-      GST_OBJECT_LOCK (self);
-      priv->mqtt_max_queued = g_value_get_uint (value);
-      GST_OBJECT_UNLOCK (self);
+      priv->mqtt.max_queued = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  GST_OBJECT_UNLOCK (self);
 }
 
 static void
@@ -525,276 +454,170 @@ gst_torch_meta_sink_get_property (GObject * object, guint prop_id,
   GstTorchMetaSink *self = GST_TORCH_META_SINK (object);
   TorchMetaSinkPrivate *priv = self->priv;
 
+  GST_OBJECT_LOCK (self);
+  if (const std::string * field = string_field (priv, prop_id)) {
+    g_value_set_string (value, field->empty ()? NULL : field->c_str ());
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
     case PROP_LOCATION:
-      GST_OBJECT_LOCK (self);
       g_value_set_string (value, priv->location_set ? priv->location.c_str () : NULL);
-      GST_OBJECT_UNLOCK (self);
       break;
     case PROP_STREAM_NAME:
-      GST_OBJECT_LOCK (self);
       g_value_set_string (value,
           priv->stream_name_set ? priv->stream_name.c_str () : NULL);
-      GST_OBJECT_UNLOCK (self);
       break;
-    case PROP_MQTT_HOST:
-      get_string (self, priv->mqtt_host, value);
-      break;
-    case PROP_MQTT_PORT:
-      GST_OBJECT_LOCK (self);
-      g_value_set_int (value, priv->mqtt_port);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_MQTT_TOPIC:
-      get_string (self, priv->mqtt_topic, value);
-      break;
-    case PROP_MQTT_CLIENT_ID:
-      GST_OBJECT_LOCK (self);
+    case PROP_MQTT_CLIENT_ID:{
       /* Unset: the generated one while the sink runs. */
-      if (!priv->mqtt_client_id.empty ())
-        g_value_set_string (value, priv->mqtt_client_id.c_str ());
-      else if (!priv->mqtt_client_id_used.empty ())
-        g_value_set_string (value, priv->mqtt_client_id_used.c_str ());
-      else
-        g_value_set_string (value, NULL);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_MQTT_QOS:
-      GST_OBJECT_LOCK (self);
-      g_value_set_int (value, priv->mqtt_qos);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_MQTT_USERNAME:
-      get_string (self, priv->mqtt_username, value);
-      break;
-    case PROP_MQTT_CA_FILE:
-      get_string (self, priv->mqtt_ca_file, value);
-      break;
-    case PROP_MQTT_KEEPALIVE:
-      GST_OBJECT_LOCK (self);
-      g_value_set_uint (value, priv->mqtt_keepalive);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_MQTT_MAX_QUEUED:
-      GST_OBJECT_LOCK (self);
-      g_value_set_uint (value, priv->mqtt_max_queued);
-      GST_OBJECT_UNLOCK (self);
-      break;
-    case PROP_DROPPED:{
-      guint64 dropped;
-      GST_OBJECT_LOCK (self);
-      dropped = priv->dropped;
-#ifdef TA_HAVE_MQTT
-      if (priv->mqtt)
-        dropped = priv->mqtt->dropped ();
-#endif
-      GST_OBJECT_UNLOCK (self);
-      g_value_set_uint64 (value, dropped);
+      const std::string & id = priv->mqtt.client_id.empty ()?
+          priv->mqtt_client_id_used : priv->mqtt.client_id;
+      g_value_set_string (value, id.empty ()? NULL : id.c_str ());
       break;
     }
+    case PROP_MQTT_PORT:
+      g_value_set_int (value, priv->mqtt.port);
+      break;
+    case PROP_MQTT_QOS:
+      g_value_set_int (value, priv->mqtt.qos);
+      break;
+    case PROP_MQTT_KEEPALIVE:
+      g_value_set_uint (value, static_cast<guint> (priv->mqtt.keepalive_s));
+      break;
+    case PROP_MQTT_MAX_QUEUED:
+      g_value_set_uint (value, static_cast<guint> (priv->mqtt.max_queued));
+      break;
+    case PROP_DROPPED:
+      g_value_set_uint64 (value, priv->mqtt_out ? priv->mqtt_out->dropped () :
+          priv->dropped);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  GST_OBJECT_UNLOCK (self);
 }
 
-#ifdef TA_HAVE_MQTT
-/* What the connection did, from libmosquitto's thread (or from start()). An outage is
- * one warning: the publisher reports its first failure, not every retry. */
+/* What a connection did, from the transport's threads (or from start()), as the
+ * transport worded it. An outage is one warning: the first failure, not every retry. */
 static void
-gst_torch_meta_sink_mqtt_event (GstTorchMetaSink * self, ta::MqttEvent ev,
-    const std::string & detail)
+gst_torch_meta_sink_on_event (GstTorchMetaSink * self, ta::TransportEvent ev,
+    const std::string & text, const std::string & detail)
 {
-  TorchMetaSinkPrivate *priv = self->priv;
-  const char *where = priv->mqtt_where.c_str ();
-  const guint max_queued = priv->mqtt_max_queued_used;
-
   switch (ev) {
-    case ta::MqttEvent::kConnected:
-      GST_INFO_OBJECT (self, "connected to the MQTT broker at %s as %s (%s)", where,
-          priv->mqtt_client_id_used.c_str (), detail.c_str ());
+    case ta::TransportEvent::kConnected:
+      GST_INFO_OBJECT (self, "%s (%s)", text.c_str (), detail.c_str ());
       break;
-    case ta::MqttEvent::kReconnected:
-      GST_INFO_OBJECT (self, "reconnected to the MQTT broker at %s (%s)", where,
-          detail.c_str ());
-      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE,
-          ("Connected to the MQTT broker at %s; publishing again.", where),
+    case ta::TransportEvent::kReconnected:
+      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("%s", text.c_str ()),
           ("%s", detail.c_str ()));
       break;
-    case ta::MqttEvent::kConnectFailed:
-      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-          ("Could not connect to the MQTT broker at %s. Retrying in the background; "
-              "up to %u results are kept meanwhile.", where, max_queued),
+    case ta::TransportEvent::kConnectFailed:
+    case ta::TransportEvent::kRefused:
+      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, ("%s", text.c_str ()),
           ("%s", detail.c_str ()));
       break;
-    case ta::MqttEvent::kRefused:
-      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-          ("The MQTT broker at %s refused the connection. Retrying in the "
-              "background; up to %u results are kept meanwhile.", where, max_queued),
-          ("CONNACK: %s", detail.c_str ()));
+    case ta::TransportEvent::kNotAuthorized:
+      GST_ELEMENT_WARNING (self, RESOURCE, NOT_AUTHORIZED, ("%s", text.c_str ()),
+          ("%s", detail.c_str ()));
       break;
-    case ta::MqttEvent::kNotAuthorized:
-      GST_ELEMENT_WARNING (self, RESOURCE, NOT_AUTHORIZED,
-          ("The MQTT broker at %s refused the connection: check mqtt-username and "
-              "mqtt-password. Retrying in the background.", where),
-          ("CONNACK: %s", detail.c_str ()));
-      break;
-    case ta::MqttEvent::kConnectionLost:
-      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-          ("Lost the connection to the MQTT broker at %s. Reconnecting in the "
-              "background; up to %u results are kept meanwhile.", where, max_queued),
+    case ta::TransportEvent::kConnectionLost:
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("%s", text.c_str ()),
           ("%s", detail.c_str ()));
       break;
   }
 }
 
 static void
-gst_torch_meta_sink_mqtt_log (GstTorchMetaSink * self, ta::MqttLogLevel level,
+gst_torch_meta_sink_on_log (GstTorchMetaSink * self, ta::TransportLogLevel level,
     const std::string & msg)
 {
-  GstDebugLevel l = GST_LEVEL_LOG;
-  switch (level) {
-    case ta::MqttLogLevel::kError:
-    case ta::MqttLogLevel::kWarning:
-      l = GST_LEVEL_WARNING;
-      break;
-    case ta::MqttLogLevel::kInfo:
-      l = GST_LEVEL_INFO;
-      break;
-    case ta::MqttLogLevel::kDebug:
-      l = GST_LEVEL_DEBUG;
-      break;
-    case ta::MqttLogLevel::kLog:
-      l = GST_LEVEL_LOG;        /* libmosquitto's one line per packet */
-      break;
-  }
-  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, l, self, "mqtt: %s", msg.c_str ());
+  static const GstDebugLevel levels[] = {       /* in ta::TransportLogLevel's order */
+    GST_LEVEL_WARNING, GST_LEVEL_WARNING, GST_LEVEL_INFO, GST_LEVEL_DEBUG,
+    GST_LEVEL_LOG               /* libmosquitto's one line per packet */
+  };
+  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, levels[static_cast<int> (level)], self,
+      "mqtt: %s", msg.c_str ());
 }
-#endif
 
-/* Sets up the MQTT publisher (the properties were copied in start()). */
-static gboolean
-gst_torch_meta_sink_start_mqtt (GstTorchMetaSink * self)
+/* The MQTT transport, made of a copy of the properties; throws ta::Error. */
+static std::unique_ptr<ta::Transport>
+gst_torch_meta_sink_make_mqtt (GstTorchMetaSink * self, ta::MqttOptions & o)
 {
   TorchMetaSinkPrivate *priv = self->priv;
-
-#ifndef TA_HAVE_MQTT
-  GST_ELEMENT_ERROR (self, CORE, NOT_IMPLEMENTED,
-      ("This torchmetasink was built without MQTT support: unset mqtt-host, or "
-          "rebuild the plugin with libmosquitto (install libmosquitto-dev, "
-          "meson setup -Dmqtt=enabled)."),
-      ("mqtt-host is set, but the plugin was built without libmosquitto (meson "
-          "option mqtt disabled, or libmosquitto not found)"));
-  (void) priv;
-  return FALSE;
+  ta::TransportCallbacks cb;
+  cb.on_event =[self](ta::TransportEvent ev, const std::string & text,
+      const std::string & detail) {
+    gst_torch_meta_sink_on_event (self, ev, text, detail);
+  };
+  cb.on_log =[self](ta::TransportLogLevel level, const std::string & msg) {
+    gst_torch_meta_sink_on_log (self, level, msg);
+  };
+#ifdef TA_HAVE_MQTT
+  auto t = std::make_unique<ta::MqttTransport> (o, std::move (cb));
+  const ta::MqttOptions & used = t->options ();
+  GST_OBJECT_LOCK (self);
+  priv->mqtt_client_id_used = used.client_id;
+  GST_OBJECT_UNLOCK (self);
+  priv->mqtt_max_queued_used = used.max_queued;
+  GST_INFO_OBJECT (self, "publishing to MQTT broker %s as %s, QoS %d%s%s",
+      t->where ().c_str (), used.client_id.c_str (), used.qos,
+      used.ca_file.empty ()? "" : ", TLS",
+      used.username.empty ()? "" : ", with a user name");
+  return t;
 #else
-  ta::MqttOptions o;
-  std::string topic;
+  (void) priv;
+  throw ta::Error (ta::ErrorKind::NotImplemented,
+      "This torchmetasink was built without MQTT support: unset mqtt-host, or rebuild "
+      "the plugin with libmosquitto (install libmosquitto-dev, meson setup -Dmqtt=enabled).",
+      "mqtt-host is set, but the plugin was built without libmosquitto (meson option "
+      "mqtt disabled, or libmosquitto not found)");
+#endif
+}
+
+/* Stops the transports (MQTT: a bounded wait for what is queued), saying what was
+ * lost. Does nothing when none runs. */
+static void
+gst_torch_meta_sink_stop_outputs (GstTorchMetaSink * self)
+{
+  TorchMetaSinkPrivate *priv = self->priv;
+  std::vector<std::unique_ptr<ta::Transport>> outputs;
 
   GST_OBJECT_LOCK (self);
-  o.host = priv->mqtt_host;
-  o.port = priv->mqtt_port;
-  o.client_id = priv->mqtt_client_id;
-  o.username = priv->mqtt_username;
-  o.password = priv->mqtt_password;
-  o.ca_file = priv->mqtt_ca_file;
-  o.keepalive_s = static_cast<int> (priv->mqtt_keepalive);
-  o.qos = priv->mqtt_qos;
-  o.max_queued = priv->mqtt_max_queued;
-  topic = priv->mqtt_topic;
+  outputs.swap (priv->outputs);
   GST_OBJECT_UNLOCK (self);
 
-  priv->topic_fixed = !topic.empty ();
-  priv->topic = topic;
-  priv->topic_stream.clear ();
-  if (priv->topic_fixed && !ta::MqttPublisher::valid_topic (topic)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("The MQTT topic \"%s\" is not valid for publishing: it must not be empty or "
-            "contain the wildcards '+' or '#'.", topic.c_str ()), (NULL));
-    return FALSE;
-  }
-  priv->mqtt_where = o.host + ":" + std::to_string (o.port);
-  priv->mqtt_max_queued_used = o.max_queued;
-
-  ta::MqttCallbacks cb;
-  cb.on_event =[self](ta::MqttEvent ev, const std::string & detail) {
-    gst_torch_meta_sink_mqtt_event (self, ev, detail);
-  };
-  cb.on_log =[self](ta::MqttLogLevel level, const std::string & msg) {
-    gst_torch_meta_sink_mqtt_log (self, level, msg);
-  };
-
-  std::unique_ptr<ta::MqttPublisher> pub;
-  try {
-    pub.reset (new ta::MqttPublisher (std::move (o), std::move (cb)));
+  for (auto & t : outputs) {
+    size_t left = 0;
+    try {
+      /* Returns only after the last callback: none can post on our behalf later. */
+      left = t->stop (std::chrono::milliseconds (MQTT_DRAIN_MS));
+    } catch (const ta::Error & e) {
+      /* Like filesink, the sink still stops: the file is gone either way. */
+      gst_torch_post_core_error (GST_ELEMENT (self), e);
+    }
+    const ta::TransportStats st = t->stats ();
+    if (t.get () != priv->mqtt_out) {
+      GST_INFO_OBJECT (self, "%s: %" G_GUINT64_FORMAT " lines written",
+          t->where ().c_str (), (guint64) st.published);
+      continue;
+    }
+    GST_INFO_OBJECT (self, "MQTT: %" G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT
+        " dropped (queue full), %" G_GUINT64_FORMAT " QoS 0 lost in a disconnection, %"
+        G_GSIZE_FORMAT " discarded at stop, %" G_GUINT64_FORMAT " client restarts",
+        (guint64) st.published, (guint64) st.dropped, (guint64) st.lost, left,
+        (guint64) st.restarts);
     GST_OBJECT_LOCK (self);
-    priv->mqtt_client_id_used = pub->options ().client_id;
-    GST_OBJECT_UNLOCK (self);
-    GST_INFO_OBJECT (self, "publishing to MQTT broker %s as %s, QoS %d%s%s",
-        priv->mqtt_where.c_str (), pub->options ().client_id.c_str (),
-        pub->options ().qos, pub->options ().ca_file.empty ()? "" : ", TLS",
-        pub->options ().username.empty ()? "" : ", with a user name");
-    pub->start ();
-  } catch (const ta::Error & e) {
-    pub.reset ();
-    GST_OBJECT_LOCK (self);
+    priv->dropped = st.dropped;
+    priv->mqtt_out = nullptr;
     priv->mqtt_client_id_used.clear ();
     GST_OBJECT_UNLOCK (self);
-    gst_torch_post_core_error (GST_ELEMENT (self), e);
-    return FALSE;
-  } catch (const std::exception & e) {
-    pub.reset ();
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not set up the MQTT client."),
-        ("%s", e.what ()));
-    return FALSE;
+    if (left > 0)
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("%" G_GSIZE_FORMAT " results could not be delivered to the MQTT broker at %s "
+              "before the sink stopped, and were discarded.", left,
+              t->where ().c_str ()), ("waited up to %d ms", MQTT_DRAIN_MS));
   }
-
-  GST_OBJECT_LOCK (self);
-  priv->mqtt = std::move (pub);
-  GST_OBJECT_UNLOCK (self);
-  return TRUE;
-#endif
-}
-
-/* Stops the publisher: a bounded wait for what is queued, then disconnect. */
-static void
-gst_torch_meta_sink_stop_mqtt (GstTorchMetaSink * self)
-{
-#ifdef TA_HAVE_MQTT
-  TorchMetaSinkPrivate *priv = self->priv;
-  std::unique_ptr<ta::MqttPublisher> pub;
-
-  GST_OBJECT_LOCK (self);
-  pub = std::move (priv->mqtt);
-  GST_OBJECT_UNLOCK (self);
-  if (!pub)
-    return;
-
-  /* stop() returns only after the last callback: none can post on our behalf later. */
-  const size_t left = pub->stop (std::chrono::milliseconds (MQTT_DRAIN_MS));
-  const ta::MqttStats st = pub->stats ();
-  pub.reset ();
-
-  GST_OBJECT_LOCK (self);
-  priv->dropped = st.dropped;
-  priv->mqtt_client_id_used.clear ();
-  GST_OBJECT_UNLOCK (self);
-
-  GST_INFO_OBJECT (self, "MQTT: %" G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT
-      " dropped (queue full), %" G_GUINT64_FORMAT " QoS 0 lost in a disconnection, %"
-      G_GSIZE_FORMAT " discarded at stop, %" G_GUINT64_FORMAT " client restarts",
-      (guint64) st.published, (guint64) st.dropped, (guint64) st.lost, left,
-      (guint64) st.restarts);
-  if (left > 0) {
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-        ("%" G_GSIZE_FORMAT " results could not be delivered to the MQTT broker at %s "
-            "before the sink stopped, and were discarded.", left,
-            priv->mqtt_where.c_str ()),
-        ("waited up to %d ms", MQTT_DRAIN_MS));
-  }
-#else
-  (void) self;
-#endif
 }
 
 static gboolean
@@ -803,83 +626,56 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
   std::string location;
-  bool mqtt_on;
+  ta::MqttOptions mqtt;
 
   GST_OBJECT_LOCK (self);
   location = priv->location;
-  mqtt_on = !priv->mqtt_host.empty ();
+  mqtt = priv->mqtt;
   priv->dropped = 0;
   GST_OBJECT_UNLOCK (self);
 
   priv->frame = 0;
-  priv->complete_bytes = 0;
   priv->width = priv->height = -1;
   priv->stream_id.clear ();
-  priv->mqtt_on = mqtt_on;
 
-  /* Without MQTT, unset means stdout. With MQTT, a file only when one is named, and
+  /* MQTT first, so that a file that fails later still leaves the line published.
+   * Without MQTT, unset means stdout; with MQTT, a file only when one is named, and
    * stdout only when asked for with "-". */
-  const bool want_output = !mqtt_on || !location.empty ();
-
-  if (!want_output) {
-    priv->file = nullptr;
-    priv->owns_file = false;
-    priv->path.clear ();
-  } else if (is_stdout (location)) {
-    priv->file = stdout;
-    priv->owns_file = false;
-    priv->path = "stdout";
-  } else {
-    FILE *f = fopen (location.c_str (), "w");
-    if (!f) {
-      const int errsv = errno;
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Could not open \"%s\" for writing: %s.", location.c_str (),
-              g_strerror (errsv)), ("fopen (\"%s\", \"w\") failed: %s",
-              location.c_str (), g_strerror (errsv)));
-      return FALSE;
+  std::vector<std::unique_ptr<ta::Transport>> outputs;
+  try {
+    if (!mqtt.host.empty ())
+      outputs.push_back (gst_torch_meta_sink_make_mqtt (self, mqtt));
+    if (mqtt.host.empty () || !location.empty ())
+      outputs.push_back (std::make_unique<ta::FileTransport> (location));
+    GST_OBJECT_LOCK (self);
+    priv->mqtt_out = mqtt.host.empty ()? nullptr : outputs.front ().get ();
+    priv->outputs = std::move (outputs);
+    GST_OBJECT_UNLOCK (self);
+    /* The file is opened before the broker is called: a file that cannot be created
+     * fails the start at once. Connection events may be posted from now on. */
+    for (auto it = priv->outputs.rbegin (); it != priv->outputs.rend (); ++it) {
+      (*it)->start ();
+      GST_INFO_OBJECT (self, "started: %s", (*it)->where ().c_str ());
     }
-    priv->file = f;
-    priv->owns_file = true;
-    priv->path = location;
+  } catch (const ta::Error & e) {
+    gst_torch_meta_sink_stop_outputs (self);
+    gst_torch_post_core_error (GST_ELEMENT (self), e);
+  } catch (const std::exception & e) {
+    gst_torch_meta_sink_stop_outputs (self);
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Could not set up the output."),
+        ("%s", e.what ()));
   }
-
-  if (mqtt_on && !gst_torch_meta_sink_start_mqtt (self)) {
-    if (priv->file && priv->owns_file)
-      fclose (priv->file);
-    priv->file = nullptr;
-    priv->owns_file = false;
-    return FALSE;
-  }
-
-  if (priv->file)
-    GST_INFO_OBJECT (self, "writing JSON Lines to %s", priv->path.c_str ());
-  return TRUE;
+  wipe (mqtt.password);
+  return !priv->outputs.empty ();
 }
 
 static gboolean
 gst_torch_meta_sink_stop (GstBaseSink * sink)
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
-  TorchMetaSinkPrivate *priv = self->priv;
 
-  gst_torch_meta_sink_stop_mqtt (self);
-
-  if (priv->file) {
-    /* Lines are flushed as they are written: a failure here is the close itself
-     * (e.g. a network file system reporting a delayed write error). It is reported,
-     * but like filesink the sink still stops: the file is gone either way. */
-    int rc = priv->owns_file ? fclose (priv->file) : fflush (priv->file);
-    if (rc != 0) {
-      const int errsv = errno;
-      GST_ELEMENT_ERROR (self, RESOURCE, CLOSE,
-          ("Could not close \"%s\": %s.", priv->path.c_str (), g_strerror (errsv)),
-          (NULL));
-    }
-    priv->file = nullptr;
-    priv->owns_file = false;
-  }
-  GST_INFO_OBJECT (self, "rendered %" G_GUINT64_FORMAT " frames", priv->frame);
+  gst_torch_meta_sink_stop_outputs (self);
+  GST_INFO_OBJECT (self, "rendered %" G_GUINT64_FORMAT " frames", self->priv->frame);
   return TRUE;
 }
 
@@ -917,24 +713,24 @@ gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event)
       break;
     }
     case GST_EVENT_EOS:
-      if (priv->file && fflush (priv->file) != 0) {
-        const int errsv = errno;
-        GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-            ("Could not write to \"%s\": %s.", priv->path.c_str (),
-                g_strerror (errsv)), (NULL));
+      /* Files: a last flush. MQTT: no wait here (stop() drains), but a word on what
+       * the full queue dropped. */
+      for (auto & t : priv->outputs) {
+        try {
+          t->flush (std::chrono::milliseconds (0));
+        } catch (const ta::Error & e) {
+          gst_torch_post_core_error (GST_ELEMENT (self), e);
+        }
       }
-#ifdef TA_HAVE_MQTT
-      if (priv->mqtt) {
-        const guint64 dropped = priv->mqtt->dropped ();
-        if (dropped > 0)
-          GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-              ("%" G_GUINT64_FORMAT " results were not published: more than "
-                  "mqtt-max-queued (%u) waited for the MQTT broker at %s, and the "
-                  "oldest were dropped.", dropped, priv->mqtt_max_queued_used,
-                  priv->mqtt_where.c_str ()),
-              ("dropped=%" G_GUINT64_FORMAT, dropped));
+      if (priv->mqtt_out && priv->mqtt_out->dropped () > 0) {
+        const guint64 dropped = priv->mqtt_out->dropped ();
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+            ("%" G_GUINT64_FORMAT " results were not published: more than "
+                "mqtt-max-queued (%u) waited for the MQTT broker at %s, and the "
+                "oldest were dropped.", dropped, priv->mqtt_max_queued_used,
+                priv->mqtt_out->where ().c_str ()), ("dropped=%" G_GUINT64_FORMAT,
+                dropped));
       }
-#endif
       break;
     default:
       break;
@@ -978,104 +774,42 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
 
-  if (!priv->file && !priv->mqtt_on) {
+  if (priv->outputs.empty ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("No file open for writing."),
         ("render called while the sink is not started"));
     return GST_FLOW_ERROR;
   }
 
   try {
-    nlohmann::ordered_json j;
-    const std::string stream = gst_torch_meta_sink_stream_name (self);
-    j["stream"] = stream;
-    j["frame"] = priv->frame;
+    ta::FrameResults r;
+    r.stream = gst_torch_meta_sink_stream_name (self);
+    r.frame = priv->frame;
     if (GST_BUFFER_PTS_IS_VALID (buffer))
-      j["pts"] = static_cast<guint64> (GST_BUFFER_PTS (buffer));
-    else
-      j["pts"] = nullptr;
+      r.pts = GST_BUFFER_PTS (buffer);
     if (priv->width >= 0)
-      j["width"] = priv->width;
-    else
-      j["width"] = nullptr;
+      r.width = priv->width;
     if (priv->height >= 0)
-      j["height"] = priv->height;
-    else
-      j["height"] = nullptr;
-
-    nlohmann::ordered_json classifications = nlohmann::ordered_json::array ();
+      r.height = priv->height;
     gpointer state = NULL;
     GstTorchClassificationMeta *m;
     while ((m = gst_buffer_iterate_torch_classification_meta (buffer, &state)))
-      classifications.push_back (meta_to_json (m));
-    j["classifications"] = std::move (classifications);
+      r.classifications.push_back (classification_of (m));
 
-    /* replace: a label that is not valid UTF-8 gets U+FFFD instead of an exception,
-     * and the line stays valid JSON. */
-    std::string line = j.dump (-1, ' ', false,
-        nlohmann::json::error_handler_t::replace);
-
+    const std::string line = ta::to_json_line (r);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s", priv->frame,
         line.c_str ());
-
-#ifdef TA_HAVE_MQTT
-    if (priv->mqtt) {
-      if (!priv->topic_fixed && stream != priv->topic_stream) {
-        priv->topic = "torchanalytics/" + ta::MqttPublisher::topic_level (stream);
-        priv->topic_stream = stream;
-        GST_INFO_OBJECT (self, "publishing on MQTT topic %s", priv->topic.c_str ());
-      }
-      /* Queued, never waits for the network. */
-      priv->mqtt->publish (priv->topic, line);
-    }
-#endif
-    line += '\n';
-
-    /* One fwrite of the whole line, then a flush: a reader never sees half a line,
-     * and no line waits in the stdio buffer when the pipeline stops. */
-    errno = 0;
-    if (priv->file && (fwrite (line.data (), 1, line.size (), priv->file) != line.size ()
-        || fflush (priv->file) != 0)) {
-      const int errsv = errno;
-      /* Keep what was written whole: drop what stdio still holds of this line and cut
-       * the part of it that reached the file (a full disk takes part of a write), so
-       * that the file ends with the last complete line, as a reader expects. */
-      bool cut = false;
-      if (priv->owns_file) {
-        __fpurge (priv->file);
-        cut = ftruncate (fileno (priv->file), priv->complete_bytes) == 0
-            && fseeko (priv->file, priv->complete_bytes, SEEK_SET) == 0;
-      }
-      clearerr (priv->file);
-      const bool full = errsv == ENOSPC || errsv == EDQUOT;
-      gchar *text = g_strdup_printf ("Could not write to \"%s\": %s.%s",
-          priv->path.c_str (), errsv ? g_strerror (errsv) : "short write",
-          full ? " Free space on its file system, or set location to a file on a "
-          "disk with room." : "");
-      gchar *debug = g_strdup_printf ("frame %" G_GUINT64_FORMAT ", %" G_GSIZE_FORMAT
-          " bytes; the file keeps the %" G_GUINT64_FORMAT " whole lines before it%s",
-          priv->frame, line.size (), priv->frame,
-          cut ? "" : " (and maybe part of this one)");
-      if (full)
-        GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", text), ("%s", debug));
-      else
-        GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", text), ("%s", debug));
-      g_free (text);
-      g_free (debug);
-      return GST_FLOW_ERROR;
-    }
-    priv->complete_bytes += static_cast<off_t> (line.size ());
-    priv->frame++;
+    /* MQTT queues and never waits for the network; a file writes the whole line. */
+    for (auto & t : priv->outputs)
+      t->publish (r.stream, line);
+  } catch (const ta::Error & e) {
+    gst_torch_post_core_error (GST_ELEMENT (self), e);
+    return GST_FLOW_ERROR;
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Could not write the results of frame %" G_GUINT64_FORMAT ".",
             priv->frame), ("%s", e.what ()));
     return GST_FLOW_ERROR;
-  } catch (...) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not write the results of frame %" G_GUINT64_FORMAT ".",
-            priv->frame), ("unknown exception"));
-    return GST_FLOW_ERROR;
   }
-
+  priv->frame++;
   return GST_FLOW_OK;
 }
