@@ -11,26 +11,23 @@
  * (#GstTorchClassificationMeta) that torchclassify attached, one entry per classified
  * region with its labels, highest score first. A buffer without a meta still gives a
  * line, with an empty "classifications" array, so the output has one line per frame.
- *
- * Each line is written whole and flushed at once, so a reader that follows the file
- * (`tail -f`) never sees half a line, and nothing is lost at EOS or when the pipeline
- * stops.
+ * Each line is written whole and flushed at once: a reader that follows the file
+ * (`tail -f`) never sees half a line, and nothing is lost at EOS or at a stop.
  *
  * With #GstTorchMetaSink:mqtt-host set, the same object is also published, one MQTT
  * message per buffer, on #GstTorchMetaSink:mqtt-topic (default
  * `torchanalytics/<stream>`). The broker never stalls the pipeline: messages wait in a
- * bounded queue (#GstTorchMetaSink:mqtt-max-queued) while the sink reconnects with
- * backoff, the oldest are dropped when it is full (#GstTorchMetaSink:dropped), and an
- * outage is reported once as a warning on the bus. With mqtt-host set and location
- * unset nothing is written to stdout; `location=-` writes there too.
+ * bounded queue while the sink reconnects with backoff, and an outage is one warning.
+ * With mqtt-host set and location unset nothing is written to stdout; `location=-`
+ * writes there too.
+ *
+ * The element is the adapter: the schema is ta::to_json_line (plugin/core/json_lines.h),
+ * the outputs are ta::Transport classes (plugin/core/transports/).
  *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! torchclassify ! torchmetasink location=out.jsonl
  * ]| Classifies every frame of in.mp4 and writes the results to out.jsonl.
- * |[
- * gst-launch-1.0 -q v4l2src ! videoconvert ! torchclassify ! torchmetasink stream-name=cam0
- * ]| Prints the results of a camera on stdout.
  * |[
  * gst-launch-1.0 rtspsrc location=rtsp://cam/stream latency=200 ! decodebin ! videoconvert ! torchclassify ! torchmetasink stream-name=cam0 mqtt-host=broker.local mqtt-qos=1
  * ]| Publishes the results of an RTSP camera on the MQTT topic torchanalytics/cam0.
@@ -46,12 +43,12 @@
 
 #include "error.h"
 #include "json_lines.h"
-#include "transports/file_transport.h"
-#include "transports/mqtt_transport.h"
+#include "transports/sink_transports.h"
 
 #include <algorithm>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,19 +85,16 @@ namespace {
 /* Properties (guarded by the object lock) and the state of the streaming thread. */
 struct TorchMetaSinkPrivate
 {
-  /* properties */
-  std::string location;         /* "" or "-": stdout */
-  bool location_set = false;
-  std::string stream_name;
-  bool stream_name_set = false;
+  std::optional<std::string> location;  /* unset, "" or "-": stdout */
+  std::optional<std::string> stream_name;
   ta::MqttOptions mqtt;         /* host "": no MQTT; the password is never logged or readable */
 
-  /* From start() to stop(): the transports the lines go to (the list guarded by the
-   * object lock for readers of "dropped"), MQTT first. */
+  /* From start() to stop(): where the lines go, MQTT first (the list guarded by the
+   * object lock for readers of "dropped"). */
   std::vector<std::unique_ptr<ta::Transport>> outputs;
-  ta::Transport *mqtt_out = nullptr;   /* in outputs, or null */
-  guint mqtt_max_queued_used = DEFAULT_MQTT_MAX_QUEUED;
+  ta::Transport *mqtt_out = nullptr;    /* in outputs, or null */
   std::string mqtt_client_id_used;
+  guint mqtt_max_queued_used = DEFAULT_MQTT_MAX_QUEUED;
   guint64 dropped = 0;          /* the count of the last run, after stop() */
 
   /* the streaming thread's */
@@ -110,7 +104,7 @@ struct TorchMetaSinkPrivate
   gint height = -1;
 };
 
-/* The string property `prop_id` stands for; NULL for the others. */
+/* The plain string property `prop_id` stands for ("" is unset); NULL for the others. */
 std::string *
 string_field (TorchMetaSinkPrivate * priv, guint prop_id)
 {
@@ -119,6 +113,8 @@ string_field (TorchMetaSinkPrivate * priv, guint prop_id)
       return &priv->mqtt.host;
     case PROP_MQTT_TOPIC:
       return &priv->mqtt.topic;
+    case PROP_MQTT_CLIENT_ID:
+      return &priv->mqtt.client_id;
     case PROP_MQTT_USERNAME:
       return &priv->mqtt.username;
     case PROP_MQTT_PASSWORD:
@@ -130,6 +126,23 @@ string_field (TorchMetaSinkPrivate * priv, guint prop_id)
   }
 }
 
+/* The integer property `prop_id` stands for; NULL for the others. */
+int *
+int_field (TorchMetaSinkPrivate * priv, guint prop_id)
+{
+  switch (prop_id) {
+    case PROP_MQTT_PORT:
+      return &priv->mqtt.port;
+    case PROP_MQTT_QOS:
+      return &priv->mqtt.qos;
+    case PROP_MQTT_KEEPALIVE:
+      return &priv->mqtt.keepalive_s;
+    default:
+      return nullptr;
+  }
+}
+
+/* Not left in freed memory. */
 void
 wipe (std::string & s)
 {
@@ -177,199 +190,6 @@ G_DEFINE_TYPE_WITH_CODE (GstTorchMetaSink, gst_torch_meta_sink, GST_TYPE_BASE_SI
 GST_ELEMENT_REGISTER_DEFINE (torchmetasink, "torchmetasink", GST_RANK_NONE,
     GST_TYPE_TORCH_META_SINK);
 
-static void gst_torch_meta_sink_finalize (GObject * object);
-static void gst_torch_meta_sink_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_torch_meta_sink_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static gboolean gst_torch_meta_sink_start (GstBaseSink * sink);
-static gboolean gst_torch_meta_sink_stop (GstBaseSink * sink);
-static gboolean gst_torch_meta_sink_set_caps (GstBaseSink * sink, GstCaps * caps);
-static gboolean gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event);
-static GstFlowReturn gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer);
-static void
-gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
-{
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
-
-  gobject_class->finalize = gst_torch_meta_sink_finalize;
-  gobject_class->set_property = gst_torch_meta_sink_set_property;
-  gobject_class->get_property = gst_torch_meta_sink_get_property;
-
-  /**
-   * GstTorchMetaSink:location:
-   *
-   * The file the JSON Lines go to, created or truncated when the element starts.
-   * Unset, empty or "-" is stdout; but with #GstTorchMetaSink:mqtt-host set, unset or
-   * empty is no file at all (MQTT only), and only "-" still writes to stdout.
-   */
-  g_object_class_install_property (gobject_class, PROP_LOCATION,
-      g_param_spec_string ("location", "Location",
-          "File to write the JSON Lines to (truncated on start; unset, empty or \"-\": stdout; "
-          "with mqtt-host set, only \"-\" is stdout and unset is no output)",
-          NULL,
-          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY)));
-
-  /**
-   * GstTorchMetaSink:stream-name:
-   *
-   * The value of the "stream" member of every line. Unset (or empty): the upstream
-   * stream-id of the STREAM_START event, or the element name when there is none.
-   */
-  g_object_class_install_property (gobject_class, PROP_STREAM_NAME,
-      g_param_spec_string ("stream-name", "Stream name",
-          "Value of the \"stream\" member of each line (unset: the upstream stream-id)",
-          NULL, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
-
-  const GParamFlags mqtt_flags = (GParamFlags) (G_PARAM_READWRITE |
-      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-
-  /**
-   * GstTorchMetaSink:mqtt-host:
-   *
-   * The MQTT broker to publish each JSON object to (host name or address). Unset: no
-   * MQTT. When it is set and #GstTorchMetaSink:location is not, nothing is written to
-   * stdout. Needs a plugin built with libmosquitto; otherwise the sink fails to start.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_HOST,
-      g_param_spec_string ("mqtt-host", "MQTT host",
-          "MQTT broker to publish the results to, one message per buffer (unset: no MQTT)",
-          NULL, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-port:
-   *
-   * The broker's TCP port: 1883, or 8883 by convention with TLS.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_PORT,
-      g_param_spec_int ("mqtt-port", "MQTT port",
-          "TCP port of the MQTT broker (8883 is usual with mqtt-ca-file)",
-          1, 65535, DEFAULT_MQTT_PORT, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-topic:
-   *
-   * The topic of the messages. Unset: `torchanalytics/<stream>`, where `<stream>` is
-   * the "stream" member of the object with '/', '+' and '#' replaced by '_'. It must
-   * not contain the wildcards '+' or '#'.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_TOPIC,
-      g_param_spec_string ("mqtt-topic", "MQTT topic",
-          "Topic to publish on (unset: torchanalytics/<stream name>)",
-          NULL, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-client-id:
-   *
-   * The MQTT client identifier. Unset: a unique `torchmetasink-xxxxxxxx` made at each
-   * start (readable while the sink runs). Two clients with the same id take turns
-   * disconnecting each other.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_CLIENT_ID,
-      g_param_spec_string ("mqtt-client-id", "MQTT client id",
-          "MQTT client identifier (unset: a unique one made at start)",
-          NULL, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-qos:
-   *
-   * 0: at most once, messages in flight when the connection breaks may be lost. 1: at
-   * least once, each message is kept until the broker acknowledged it (PUBACK) and sent
-   * again after a reconnection, so duplicates are possible but losses are not while
-   * the queue has room.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_QOS,
-      g_param_spec_int ("mqtt-qos", "MQTT QoS",
-          "MQTT quality of service: 0 at most once, 1 at least once (kept until acknowledged)",
-          0, 1, DEFAULT_MQTT_QOS, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-username:
-   *
-   * The user name to authenticate with. Unset: none.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_USERNAME,
-      g_param_spec_string ("mqtt-username", "MQTT user name",
-          "User name for the MQTT broker (unset: no authentication)",
-          NULL, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-password:
-   *
-   * The password that goes with #GstTorchMetaSink:mqtt-username. Write-only: it cannot
-   * be read back, and it never appears in logs or messages. Use #GstTorchMetaSink:mqtt-ca-file
-   * so that it does not travel in clear text.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_PASSWORD,
-      g_param_spec_string ("mqtt-password", "MQTT password",
-          "Password for the MQTT broker (write-only, never logged)",
-          NULL, (GParamFlags) (G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY)));
-
-  /**
-   * GstTorchMetaSink:mqtt-ca-file:
-   *
-   * A PEM file of the certificate authorities to check the broker's certificate
-   * against. Set: the connection uses TLS, and the broker's certificate must match
-   * #GstTorchMetaSink:mqtt-host. Unset: plain TCP.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_CA_FILE,
-      g_param_spec_string ("mqtt-ca-file", "MQTT CA file",
-          "PEM file of CA certificates: connect with TLS and check the broker against them (unset: no TLS)",
-          NULL, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-keepalive:
-   *
-   * Seconds between MQTT pings when there is no other traffic. A broker that does not
-   * answer a ping within that time is taken as gone, and reconnected to.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_KEEPALIVE,
-      g_param_spec_uint ("mqtt-keepalive", "MQTT keepalive",
-          "MQTT keepalive interval in seconds",
-          5, 65535, DEFAULT_MQTT_KEEPALIVE, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:mqtt-max-queued:
-   *
-   * The most messages kept while the broker is away or slow: the ones waiting and the
-   * ones sent but not yet acknowledged. When the queue is full the oldest waiting one
-   * is dropped and counted in #GstTorchMetaSink:dropped.
-   */
-  g_object_class_install_property (gobject_class, PROP_MQTT_MAX_QUEUED,
-      g_param_spec_uint ("mqtt-max-queued", "MQTT max queued",
-          "Most messages kept for the broker (waiting or unacknowledged); beyond it the oldest are dropped",
-          1, G_MAXINT, DEFAULT_MQTT_MAX_QUEUED, mqtt_flags));
-
-  /**
-   * GstTorchMetaSink:dropped:
-   *
-   * Messages dropped because #GstTorchMetaSink:mqtt-max-queued were already waiting,
-   * since the sink started (after it stopped: the count of the last run).
-   */
-  g_object_class_install_property (gobject_class, PROP_DROPPED,
-      g_param_spec_uint64 ("dropped", "Dropped",
-          "MQTT messages dropped because the queue was full (since start)",
-          0, G_MAXUINT64, 0,
-          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
-
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_set_static_metadata (element_class,
-      "Torch classification metadata sink", "Sink/Metadata",
-      "Writes the classification metas of each video frame as one JSON object per line",
-      "torchanalytics developers");
-
-  basesink_class->start = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_start);
-  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_stop);
-  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_set_caps);
-  basesink_class->event = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_event);
-  basesink_class->render = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_render);
-}
-
-
 static void
 gst_torch_meta_sink_init (GstTorchMetaSink * self)
 {
@@ -387,9 +207,8 @@ gst_torch_meta_sink_finalize (GObject * object)
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (object);
 
-  /* stop() stops the transports; destroying them covers a sink disposed while started. */
+  /* stop() stopped the transports; this covers a sink disposed while started. */
   self->priv->outputs.clear ();
-  /* Not left in freed memory. */
   wipe (self->priv->mqtt.password);
   delete self->priv;
   self->priv = nullptr;
@@ -403,46 +222,26 @@ gst_torch_meta_sink_set_property (GObject * object, guint prop_id,
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (object);
   TorchMetaSinkPrivate *priv = self->priv;
+  std::string *str;
+  int *num;
 
   /* Read in start(): a new value takes effect the next time the sink starts. */
   GST_OBJECT_LOCK (self);
-  if (std::string * field = string_field (priv, prop_id)) {
-    /* NULL and "" both mean unset. */
+  if ((str = string_field (priv, prop_id))) {
     const gchar *s = g_value_get_string (value);
-    wipe (*field);              /* the old password */
-    *field = s ? s : "";
-    GST_OBJECT_UNLOCK (self);
-    return;
-  }
-  switch (prop_id) {
-    case PROP_LOCATION:
-    case PROP_STREAM_NAME:{
-      const gchar *s = g_value_get_string (value);
-      const bool loc = prop_id == PROP_LOCATION;
-      (loc ? priv->location_set : priv->stream_name_set) = s != NULL;
-      (loc ? priv->location : priv->stream_name) = s ? s : "";
-      break;
-    }
-    case PROP_MQTT_CLIENT_ID:{
-      const gchar *s = g_value_get_string (value);
-      priv->mqtt.client_id = s ? s : "";
-      break;
-    }
-    case PROP_MQTT_PORT:
-      priv->mqtt.port = g_value_get_int (value);
-      break;
-    case PROP_MQTT_QOS:
-      priv->mqtt.qos = g_value_get_int (value);
-      break;
-    case PROP_MQTT_KEEPALIVE:
-      priv->mqtt.keepalive_s = static_cast<int> (g_value_get_uint (value));
-      break;
-    case PROP_MQTT_MAX_QUEUED:
-      priv->mqtt.max_queued = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    wipe (*str);                /* the old password */
+    *str = s ? s : "";
+  } else if ((num = int_field (priv, prop_id))) {
+    *num = G_VALUE_HOLDS_INT (value) ? g_value_get_int (value) :
+        static_cast<int> (g_value_get_uint (value));
+  } else if (prop_id == PROP_LOCATION || prop_id == PROP_STREAM_NAME) {
+    const gchar *s = g_value_get_string (value);
+    auto & field = prop_id == PROP_LOCATION ? priv->location : priv->stream_name;
+    field = s ? std::optional<std::string> (s) : std::nullopt;
+  } else if (prop_id == PROP_MQTT_MAX_QUEUED) {
+    priv->mqtt.max_queued = g_value_get_uint (value);
+  } else {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -453,79 +252,65 @@ gst_torch_meta_sink_get_property (GObject * object, guint prop_id,
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (object);
   TorchMetaSinkPrivate *priv = self->priv;
+  const std::string *str;
+  const int *num;
 
   GST_OBJECT_LOCK (self);
-  if (const std::string * field = string_field (priv, prop_id)) {
-    g_value_set_string (value, field->empty ()? NULL : field->c_str ());
-    GST_OBJECT_UNLOCK (self);
-    return;
-  }
-  switch (prop_id) {
-    case PROP_LOCATION:
-      g_value_set_string (value, priv->location_set ? priv->location.c_str () : NULL);
-      break;
-    case PROP_STREAM_NAME:
-      g_value_set_string (value,
-          priv->stream_name_set ? priv->stream_name.c_str () : NULL);
-      break;
-    case PROP_MQTT_CLIENT_ID:{
-      /* Unset: the generated one while the sink runs. */
-      const std::string & id = priv->mqtt.client_id.empty ()?
-          priv->mqtt_client_id_used : priv->mqtt.client_id;
-      g_value_set_string (value, id.empty ()? NULL : id.c_str ());
-      break;
-    }
-    case PROP_MQTT_PORT:
-      g_value_set_int (value, priv->mqtt.port);
-      break;
-    case PROP_MQTT_QOS:
-      g_value_set_int (value, priv->mqtt.qos);
-      break;
-    case PROP_MQTT_KEEPALIVE:
-      g_value_set_uint (value, static_cast<guint> (priv->mqtt.keepalive_s));
-      break;
-    case PROP_MQTT_MAX_QUEUED:
-      g_value_set_uint (value, static_cast<guint> (priv->mqtt.max_queued));
-      break;
-    case PROP_DROPPED:
-      g_value_set_uint64 (value, priv->mqtt_out ? priv->mqtt_out->dropped () :
-          priv->dropped);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (prop_id == PROP_MQTT_CLIENT_ID && priv->mqtt.client_id.empty ()) {
+    /* Unset: the generated one while the sink runs. */
+    str = &priv->mqtt_client_id_used;
+    g_value_set_string (value, str->empty ()? NULL : str->c_str ());
+  } else if ((str = string_field (priv, prop_id))) {
+    g_value_set_string (value, str->empty ()? NULL : str->c_str ());
+  } else if ((num = int_field (priv, prop_id))) {
+    if (G_VALUE_HOLDS_INT (value))
+      g_value_set_int (value, *num);
+    else
+      g_value_set_uint (value, static_cast<guint> (*num));
+  } else if (prop_id == PROP_LOCATION || prop_id == PROP_STREAM_NAME) {
+    const auto & field = prop_id == PROP_LOCATION ? priv->location : priv->stream_name;
+    g_value_set_string (value, field ? field->c_str () : NULL);
+  } else if (prop_id == PROP_MQTT_MAX_QUEUED) {
+    g_value_set_uint (value, static_cast<guint> (priv->mqtt.max_queued));
+  } else if (prop_id == PROP_DROPPED) {
+    g_value_set_uint64 (value, priv->mqtt_out ? priv->mqtt_out->dropped () :
+        priv->dropped);
+  } else {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK (self);
 }
 
-/* What a connection did, from the transport's threads (or from start()), as the
- * transport worded it. An outage is one warning: the first failure, not every retry. */
+/* What a connection did, from the transport's threads (or from start()), in the words
+ * of the transport. An outage is one warning: its first failure, not every retry. */
 static void
 gst_torch_meta_sink_on_event (GstTorchMetaSink * self, ta::TransportEvent ev,
     const std::string & text, const std::string & detail)
 {
+  GstMessageType type = GST_MESSAGE_WARNING;
+  gint code = GST_RESOURCE_ERROR_OPEN_WRITE;
+
   switch (ev) {
     case ta::TransportEvent::kConnected:
       GST_INFO_OBJECT (self, "%s (%s)", text.c_str (), detail.c_str ());
-      break;
+      return;
     case ta::TransportEvent::kReconnected:
-      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("%s", text.c_str ()),
-          ("%s", detail.c_str ()));
+      type = GST_MESSAGE_INFO;
       break;
     case ta::TransportEvent::kConnectFailed:
     case ta::TransportEvent::kRefused:
-      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, ("%s", text.c_str ()),
-          ("%s", detail.c_str ()));
       break;
     case ta::TransportEvent::kNotAuthorized:
-      GST_ELEMENT_WARNING (self, RESOURCE, NOT_AUTHORIZED, ("%s", text.c_str ()),
-          ("%s", detail.c_str ()));
+      code = GST_RESOURCE_ERROR_NOT_AUTHORIZED;
       break;
     case ta::TransportEvent::kConnectionLost:
-      GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("%s", text.c_str ()),
-          ("%s", detail.c_str ()));
+      code = GST_RESOURCE_ERROR_WRITE;
       break;
   }
+  /* What GST_ELEMENT_WARNING and GST_ELEMENT_INFO do, with the code chosen above. */
+  gst_element_message_full (GST_ELEMENT (self), type, GST_RESOURCE_ERROR, code,
+      g_strdup (text.c_str ()), g_strdup (detail.c_str ()), __FILE__, GST_FUNCTION,
+      __LINE__);
 }
 
 static void
@@ -538,41 +323,6 @@ gst_torch_meta_sink_on_log (GstTorchMetaSink * self, ta::TransportLogLevel level
   };
   GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, levels[static_cast<int> (level)], self,
       "mqtt: %s", msg.c_str ());
-}
-
-/* The MQTT transport, made of a copy of the properties; throws ta::Error. */
-static std::unique_ptr<ta::Transport>
-gst_torch_meta_sink_make_mqtt (GstTorchMetaSink * self, ta::MqttOptions & o)
-{
-  TorchMetaSinkPrivate *priv = self->priv;
-  ta::TransportCallbacks cb;
-  cb.on_event =[self](ta::TransportEvent ev, const std::string & text,
-      const std::string & detail) {
-    gst_torch_meta_sink_on_event (self, ev, text, detail);
-  };
-  cb.on_log =[self](ta::TransportLogLevel level, const std::string & msg) {
-    gst_torch_meta_sink_on_log (self, level, msg);
-  };
-#ifdef TA_HAVE_MQTT
-  auto t = std::make_unique<ta::MqttTransport> (o, std::move (cb));
-  const ta::MqttOptions & used = t->options ();
-  GST_OBJECT_LOCK (self);
-  priv->mqtt_client_id_used = used.client_id;
-  GST_OBJECT_UNLOCK (self);
-  priv->mqtt_max_queued_used = used.max_queued;
-  GST_INFO_OBJECT (self, "publishing to MQTT broker %s as %s, QoS %d%s%s",
-      t->where ().c_str (), used.client_id.c_str (), used.qos,
-      used.ca_file.empty ()? "" : ", TLS",
-      used.username.empty ()? "" : ", with a user name");
-  return t;
-#else
-  (void) priv;
-  throw ta::Error (ta::ErrorKind::NotImplemented,
-      "This torchmetasink was built without MQTT support: unset mqtt-host, or rebuild "
-      "the plugin with libmosquitto (install libmosquitto-dev, meson setup -Dmqtt=enabled).",
-      "mqtt-host is set, but the plugin was built without libmosquitto (meson option "
-      "mqtt disabled, or libmosquitto not found)");
-#endif
 }
 
 /* Stops the transports (MQTT: a bounded wait for what is queued), saying what was
@@ -597,16 +347,13 @@ gst_torch_meta_sink_stop_outputs (GstTorchMetaSink * self)
       gst_torch_post_core_error (GST_ELEMENT (self), e);
     }
     const ta::TransportStats st = t->stats ();
-    if (t.get () != priv->mqtt_out) {
-      GST_INFO_OBJECT (self, "%s: %" G_GUINT64_FORMAT " lines written",
-          t->where ().c_str (), (guint64) st.published);
-      continue;
-    }
-    GST_INFO_OBJECT (self, "MQTT: %" G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT
-        " dropped (queue full), %" G_GUINT64_FORMAT " QoS 0 lost in a disconnection, %"
+    GST_INFO_OBJECT (self, "%s: %" G_GUINT64_FORMAT " done, %" G_GUINT64_FORMAT
+        " dropped (queue full), %" G_GUINT64_FORMAT " lost in a disconnection (QoS 0), %"
         G_GSIZE_FORMAT " discarded at stop, %" G_GUINT64_FORMAT " client restarts",
-        (guint64) st.published, (guint64) st.dropped, (guint64) st.lost, left,
-        (guint64) st.restarts);
+        t->where ().c_str (), (guint64) st.published, (guint64) st.dropped,
+        (guint64) st.lost, left, (guint64) st.restarts);
+    if (t.get () != priv->mqtt_out)
+      continue;
     GST_OBJECT_LOCK (self);
     priv->dropped = st.dropped;
     priv->mqtt_out = nullptr;
@@ -629,7 +376,7 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
   ta::MqttOptions mqtt;
 
   GST_OBJECT_LOCK (self);
-  location = priv->location;
+  location = priv->location.value_or ("");
   mqtt = priv->mqtt;
   priv->dropped = 0;
   GST_OBJECT_UNLOCK (self);
@@ -638,24 +385,31 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
   priv->width = priv->height = -1;
   priv->stream_id.clear ();
 
-  /* MQTT first, so that a file that fails later still leaves the line published.
-   * Without MQTT, unset means stdout; with MQTT, a file only when one is named, and
-   * stdout only when asked for with "-". */
-  std::vector<std::unique_ptr<ta::Transport>> outputs;
+  ta::TransportCallbacks cb;
+  cb.on_event =[self](ta::TransportEvent ev, const std::string & text,
+      const std::string & detail) {
+    gst_torch_meta_sink_on_event (self, ev, text, detail);
+  };
+  cb.on_log =[self](ta::TransportLogLevel level, const std::string & msg) {
+    gst_torch_meta_sink_on_log (self, level, msg);
+  };
   try {
-    if (!mqtt.host.empty ())
-      outputs.push_back (gst_torch_meta_sink_make_mqtt (self, mqtt));
-    if (mqtt.host.empty () || !location.empty ())
-      outputs.push_back (std::make_unique<ta::FileTransport> (location));
+    ta::SinkTransports t = ta::make_sink_transports (location, mqtt, cb);
     GST_OBJECT_LOCK (self);
-    priv->mqtt_out = mqtt.host.empty ()? nullptr : outputs.front ().get ();
-    priv->outputs = std::move (outputs);
+    priv->outputs = std::move (t.all);
+    priv->mqtt_out = t.mqtt;
+    priv->mqtt_client_id_used = t.mqtt ? mqtt.client_id : "";
+    priv->mqtt_max_queued_used = mqtt.max_queued;
     GST_OBJECT_UNLOCK (self);
-    /* The file is opened before the broker is called: a file that cannot be created
-     * fails the start at once. Connection events may be posted from now on. */
+    if (t.mqtt)
+      GST_INFO_OBJECT (self, "publishing to MQTT broker %s as %s, QoS %d%s%s",
+          t.mqtt->where ().c_str (), mqtt.client_id.c_str (), mqtt.qos,
+          mqtt.ca_file.empty ()? "" : ", TLS",
+          mqtt.username.empty ()? "" : ", with a user name");
+    /* Last to first (see ta::SinkTransports). MQTT: events are posted from now on. */
     for (auto it = priv->outputs.rbegin (); it != priv->outputs.rend (); ++it) {
       (*it)->start ();
-      GST_INFO_OBJECT (self, "started: %s", (*it)->where ().c_str ());
+      GST_INFO_OBJECT (self, "output %s started", (*it)->where ().c_str ());
     }
   } catch (const ta::Error & e) {
     gst_torch_meta_sink_stop_outputs (self);
@@ -702,40 +456,31 @@ gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event)
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
 
-  switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_STREAM_START:{
-      /* A sink pad stores a sticky event only after this handler accepted it, so
-       * take the id from the event rather than from gst_pad_get_stream_id(). */
-      const gchar *id = NULL;
-      gst_event_parse_stream_start (event, &id);
-      priv->stream_id = id ? id : "";
-      GST_DEBUG_OBJECT (self, "stream-id %s", priv->stream_id.c_str ());
-      break;
+  if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
+    /* A sink pad stores a sticky event only after this handler accepted it, so take
+     * the id from the event rather than from gst_pad_get_stream_id(). */
+    const gchar *id = NULL;
+    gst_event_parse_stream_start (event, &id);
+    priv->stream_id = id ? id : "";
+    GST_DEBUG_OBJECT (self, "stream-id %s", priv->stream_id.c_str ());
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    /* No wait for the network here (stop() drains MQTT); a word on what was dropped. */
+    for (auto & t : priv->outputs) {
+      try {
+        t->flush (std::chrono::milliseconds (0));
+      } catch (const ta::Error & e) {
+        gst_torch_post_core_error (GST_ELEMENT (self), e);
+      }
     }
-    case GST_EVENT_EOS:
-      /* Files: a last flush. MQTT: no wait here (stop() drains), but a word on what
-       * the full queue dropped. */
-      for (auto & t : priv->outputs) {
-        try {
-          t->flush (std::chrono::milliseconds (0));
-        } catch (const ta::Error & e) {
-          gst_torch_post_core_error (GST_ELEMENT (self), e);
-        }
-      }
-      if (priv->mqtt_out && priv->mqtt_out->dropped () > 0) {
-        const guint64 dropped = priv->mqtt_out->dropped ();
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-            ("%" G_GUINT64_FORMAT " results were not published: more than "
-                "mqtt-max-queued (%u) waited for the MQTT broker at %s, and the "
-                "oldest were dropped.", dropped, priv->mqtt_max_queued_used,
-                priv->mqtt_out->where ().c_str ()), ("dropped=%" G_GUINT64_FORMAT,
-                dropped));
-      }
-      break;
-    default:
-      break;
+    const guint64 dropped = priv->mqtt_out ? priv->mqtt_out->dropped () : 0;
+    if (dropped > 0)
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("%" G_GUINT64_FORMAT " results were not published: more than "
+              "mqtt-max-queued (%u) waited for the MQTT broker at %s, and the oldest "
+              "were dropped.", dropped, priv->mqtt_max_queued_used,
+              priv->mqtt_out->where ().c_str ()), ("dropped=%" G_GUINT64_FORMAT,
+              dropped));
   }
-
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
 
@@ -747,16 +492,14 @@ gst_torch_meta_sink_stream_name (GstTorchMetaSink * self)
   std::string name;
 
   GST_OBJECT_LOCK (self);
-  if (priv->stream_name_set && !priv->stream_name.empty ())
-    name = priv->stream_name;
+  name = priv->stream_name.value_or ("");
   GST_OBJECT_UNLOCK (self);
   if (!name.empty ())
     return name;
 
   if (priv->stream_id.empty ()) {
     gchar *id = gst_pad_get_stream_id (GST_BASE_SINK_PAD (self));
-    if (id)
-      priv->stream_id = id;
+    priv->stream_id = id ? id : "";
     g_free (id);
   }
   if (!priv->stream_id.empty ())
@@ -773,15 +516,11 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
-
-  if (priv->outputs.empty ()) {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("No file open for writing."),
-        ("render called while the sink is not started"));
-    return GST_FLOW_ERROR;
-  }
+  ta::FrameResults r;
+  gpointer state = NULL;
+  GstTorchClassificationMeta *m;
 
   try {
-    ta::FrameResults r;
     r.stream = gst_torch_meta_sink_stream_name (self);
     r.frame = priv->frame;
     if (GST_BUFFER_PTS_IS_VALID (buffer))
@@ -790,8 +529,6 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
       r.width = priv->width;
     if (priv->height >= 0)
       r.height = priv->height;
-    gpointer state = NULL;
-    GstTorchClassificationMeta *m;
     while ((m = gst_buffer_iterate_torch_classification_meta (buffer, &state)))
       r.classifications.push_back (classification_of (m));
 
@@ -806,10 +543,164 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     return GST_FLOW_ERROR;
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not write the results of frame %" G_GUINT64_FORMAT ".",
-            priv->frame), ("%s", e.what ()));
+        ("Could not write the results of frame %" G_GUINT64_FORMAT ".", priv->frame),
+        ("%s", e.what ()));
     return GST_FLOW_ERROR;
   }
   priv->frame++;
   return GST_FLOW_OK;
+}
+
+static void
+gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+  /* Read when the sink starts (NULL to READY). */
+  const GParamFlags flags = (GParamFlags) (G_PARAM_READWRITE |
+      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  gobject_class->finalize = gst_torch_meta_sink_finalize;
+  gobject_class->set_property = gst_torch_meta_sink_set_property;
+  gobject_class->get_property = gst_torch_meta_sink_get_property;
+
+  /**
+   * GstTorchMetaSink:location:
+   *
+   * The file the JSON Lines go to, created or truncated when the element starts.
+   * Unset, empty or "-" is stdout; but with #GstTorchMetaSink:mqtt-host set, unset or
+   * empty is no file at all (MQTT only), and only "-" still writes to stdout.
+   */
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "Location",
+          "File to write the JSON Lines to (truncated on start; unset, empty or \"-\": stdout; "
+          "with mqtt-host set, only \"-\" is stdout and unset is no output)", NULL, flags));
+  /**
+   * GstTorchMetaSink:stream-name:
+   *
+   * The value of the "stream" member of every line. Unset (or empty): the upstream
+   * stream-id of the STREAM_START event, or the element name when there is none.
+   */
+  g_object_class_install_property (gobject_class, PROP_STREAM_NAME,
+      g_param_spec_string ("stream-name", "Stream name",
+          "Value of the \"stream\" member of each line (unset: the upstream stream-id)",
+          NULL, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstTorchMetaSink:mqtt-host:
+   *
+   * The MQTT broker to publish each JSON object to, one message per buffer. Unset: no
+   * MQTT. Needs a plugin built with libmosquitto; otherwise the sink fails to start.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_HOST,
+      g_param_spec_string ("mqtt-host", "MQTT host",
+          "MQTT broker to publish the results to, one message per buffer (unset: no MQTT)",
+          NULL, flags));
+  /**
+   * GstTorchMetaSink:mqtt-port:
+   *
+   * The broker's TCP port: 1883, or 8883 by convention with TLS.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_PORT,
+      g_param_spec_int ("mqtt-port", "MQTT port",
+          "TCP port of the MQTT broker (8883 is usual with mqtt-ca-file)",
+          1, 65535, DEFAULT_MQTT_PORT, flags));
+  /**
+   * GstTorchMetaSink:mqtt-topic:
+   *
+   * Unset: `torchanalytics/<stream>`, the "stream" member with '/', '+' and '#' made
+   * '_'. It must not contain the wildcards '+' or '#'.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_TOPIC,
+      g_param_spec_string ("mqtt-topic", "MQTT topic",
+          "Topic to publish on (unset: torchanalytics/<stream name>)", NULL, flags));
+  /**
+   * GstTorchMetaSink:mqtt-client-id:
+   *
+   * Unset: a unique `torchmetasink-xxxxxxxx` made at each start (readable while the
+   * sink runs). Two clients with the same id take turns disconnecting each other.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_CLIENT_ID,
+      g_param_spec_string ("mqtt-client-id", "MQTT client id",
+          "MQTT client identifier (unset: a unique one made at start)", NULL, flags));
+  /**
+   * GstTorchMetaSink:mqtt-qos:
+   *
+   * 0: at most once, messages in flight when the connection breaks may be lost. 1: at
+   * least once, each message kept until the broker acknowledged it (PUBACK) and sent
+   * again after a reconnection: duplicates are possible, losses are not while the
+   * queue has room.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_QOS,
+      g_param_spec_int ("mqtt-qos", "MQTT QoS",
+          "MQTT quality of service: 0 at most once, 1 at least once (kept until acknowledged)",
+          0, 1, DEFAULT_MQTT_QOS, flags));
+  /**
+   * GstTorchMetaSink:mqtt-username:
+   *
+   * The user name to authenticate with. Unset: none.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_USERNAME,
+      g_param_spec_string ("mqtt-username", "MQTT user name",
+          "User name for the MQTT broker (unset: no authentication)", NULL, flags));
+  /**
+   * GstTorchMetaSink:mqtt-password:
+   *
+   * Write-only: it cannot be read back, and it never appears in logs or messages. Use
+   * #GstTorchMetaSink:mqtt-ca-file so that it does not travel in clear text.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_PASSWORD,
+      g_param_spec_string ("mqtt-password", "MQTT password",
+          "Password for the MQTT broker (write-only, never logged)", NULL,
+          (GParamFlags) (G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_READY)));
+  /**
+   * GstTorchMetaSink:mqtt-ca-file:
+   *
+   * Set: the connection uses TLS, and the broker's certificate must verify against
+   * these CAs and match #GstTorchMetaSink:mqtt-host. Unset: plain TCP.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_CA_FILE,
+      g_param_spec_string ("mqtt-ca-file", "MQTT CA file",
+          "PEM file of CA certificates: connect with TLS and check the broker against them (unset: no TLS)",
+          NULL, flags));
+  /**
+   * GstTorchMetaSink:mqtt-keepalive:
+   *
+   * A broker that does not answer a ping within that time is taken as gone.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_KEEPALIVE,
+      g_param_spec_uint ("mqtt-keepalive", "MQTT keepalive",
+          "MQTT keepalive interval in seconds", 5, 65535, DEFAULT_MQTT_KEEPALIVE, flags));
+  /**
+   * GstTorchMetaSink:mqtt-max-queued:
+   *
+   * Messages waiting plus sent and not yet acknowledged. When the queue is full the
+   * oldest waiting one is dropped and counted in #GstTorchMetaSink:dropped.
+   */
+  g_object_class_install_property (gobject_class, PROP_MQTT_MAX_QUEUED,
+      g_param_spec_uint ("mqtt-max-queued", "MQTT max queued",
+          "Most messages kept for the broker (waiting or unacknowledged); beyond it the oldest are dropped",
+          1, G_MAXINT, DEFAULT_MQTT_MAX_QUEUED, flags));
+  /**
+   * GstTorchMetaSink:dropped:
+   *
+   * Since the sink started (after it stopped: the count of the last run).
+   */
+  g_object_class_install_property (gobject_class, PROP_DROPPED,
+      g_param_spec_uint64 ("dropped", "Dropped",
+          "MQTT messages dropped because the queue was full (since start)",
+          0, G_MAXUINT64, 0, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Torch classification metadata sink", "Sink/Metadata",
+      "Writes the classification metas of each video frame as one JSON object per line",
+      "torchanalytics developers");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_stop);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_set_caps);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_event);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_torch_meta_sink_render);
 }
