@@ -401,11 +401,6 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
     priv->mqtt_client_id_used = t.mqtt ? mqtt.client_id : "";
     priv->mqtt_max_queued_used = mqtt.max_queued;
     GST_OBJECT_UNLOCK (self);
-    if (t.mqtt)
-      GST_INFO_OBJECT (self, "publishing to MQTT broker %s as %s, QoS %d%s%s",
-          t.mqtt->where ().c_str (), mqtt.client_id.c_str (), mqtt.qos,
-          mqtt.ca_file.empty ()? "" : ", TLS",
-          mqtt.username.empty ()? "" : ", with a user name");
     /* Last to first (see ta::SinkTransports). MQTT: events are posted from now on. */
     for (auto it = priv->outputs.rbegin (); it != priv->outputs.rend (); ++it) {
       (*it)->start ();
@@ -596,11 +591,6 @@ gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
       g_param_spec_string ("mqtt-host", "MQTT host",
           "MQTT broker to publish the results to, one message per buffer (unset: no MQTT)",
           NULL, flags));
-  /**
-   * GstTorchMetaSink:mqtt-port:
-   *
-   * The broker's TCP port: 1883, or 8883 by convention with TLS.
-   */
   g_object_class_install_property (gobject_class, PROP_MQTT_PORT,
       g_param_spec_int ("mqtt-port", "MQTT port",
           "TCP port of the MQTT broker (8883 is usual with mqtt-ca-file)",
@@ -635,11 +625,6 @@ gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
       g_param_spec_int ("mqtt-qos", "MQTT QoS",
           "MQTT quality of service: 0 at most once, 1 at least once (kept until acknowledged)",
           0, 1, DEFAULT_MQTT_QOS, flags));
-  /**
-   * GstTorchMetaSink:mqtt-username:
-   *
-   * The user name to authenticate with. Unset: none.
-   */
   g_object_class_install_property (gobject_class, PROP_MQTT_USERNAME,
       g_param_spec_string ("mqtt-username", "MQTT user name",
           "User name for the MQTT broker (unset: no authentication)", NULL, flags));
@@ -664,14 +649,10 @@ gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
       g_param_spec_string ("mqtt-ca-file", "MQTT CA file",
           "PEM file of CA certificates: connect with TLS and check the broker against them (unset: no TLS)",
           NULL, flags));
-  /**
-   * GstTorchMetaSink:mqtt-keepalive:
-   *
-   * A broker that does not answer a ping within that time is taken as gone.
-   */
   g_object_class_install_property (gobject_class, PROP_MQTT_KEEPALIVE,
       g_param_spec_uint ("mqtt-keepalive", "MQTT keepalive",
-          "MQTT keepalive interval in seconds", 5, 65535, DEFAULT_MQTT_KEEPALIVE, flags));
+          "MQTT keepalive in seconds: a broker that does not answer a ping in that time is taken as gone",
+          5, 65535, DEFAULT_MQTT_KEEPALIVE, flags));
   /**
    * GstTorchMetaSink:mqtt-max-queued:
    *
@@ -682,14 +663,9 @@ gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
       g_param_spec_uint ("mqtt-max-queued", "MQTT max queued",
           "Most messages kept for the broker (waiting or unacknowledged); beyond it the oldest are dropped",
           1, G_MAXINT, DEFAULT_MQTT_MAX_QUEUED, flags));
-  /**
-   * GstTorchMetaSink:dropped:
-   *
-   * Since the sink started (after it stopped: the count of the last run).
-   */
   g_object_class_install_property (gobject_class, PROP_DROPPED,
       g_param_spec_uint64 ("dropped", "Dropped",
-          "MQTT messages dropped because the queue was full (since start)",
+          "MQTT messages dropped because the queue was full (since start; after a stop: that run's)",
           0, G_MAXUINT64, 0, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -574,6 +574,9 @@ MqttTransport::~MqttTransport() {
 void MqttTransport::start() {
   Impl& p = *impl_;
   if (p.started) return;
+  p.log(TransportLogLevel::kInfo, "publishing to MQTT broker " + host_port(p.opt) + " as " + p.opt.client_id +
+                                      ", QoS " + std::to_string(p.opt.qos) + (p.opt.ca_file.empty() ? "" : ", TLS") +
+                                      (p.opt.username.empty() ? "" : ", with a user name"));
   {
     std::lock_guard<std::mutex> lk(p.mu);
     p.link = Impl::Link::kConnecting;
