@@ -60,14 +60,14 @@ struct Reader {
 
 float key(float s) { return std::isnan(s) ? -INFINITY : s; }
 
-std::vector<std::string> keys(const nlohmann::json& o) {
+std::vector<std::string> keys(const nlohmann::ordered_json& o) {
   std::vector<std::string> k;
   for (auto it = o.begin(); it != o.end(); ++it) k.push_back(it.key());
   return k;
 }
 
 // A string member: exactly the input when it was UTF-8 (NUL bytes and all).
-void check_string(const nlohmann::json& v, const std::string& want, const char* what, const std::string& line) {
+void check_string(const nlohmann::ordered_json& v, const std::string& want, const char* what, const std::string& line) {
   if (!v.is_string()) fail(std::string(what) + " is not a string", line);
   if (ta::is_valid_utf8(want) && v.get<std::string>() != want) fail(what, line);
 }
