@@ -1,55 +1,40 @@
-// libFuzzer target: torchmetasink's JSON Lines output, as a round trip. The input is
-// turned into classification metas (regions, model names, class ids, labels of any
-// bytes, scores of any float bits, NaN and infinities included) on a buffer pushed
-// through torchmetasink (the plugin of this build, GST_PLUGIN_PATH); the line it writes is
+// libFuzzer target: the JSON Lines serializer (ta::to_json_line, plugin/core/json_lines.h),
+// as a round trip. The input is turned into one frame's results (regions, model names,
+// class ids, labels of any bytes, scores of any float bits, NaN and infinities included,
+// and the optional members source-pts, roi-id, roi-type), serialized, and the line
 // parsed back with nlohmann::json. Checked:
-//  - exactly one line per buffer, one JSON object, ending with the only newline;
-//  - frame counts from 0, pts is the buffer's or null;
-//  - every meta and label comes back: ids and regions exactly, labels exactly when they
-//    were UTF-8 (else with U+FFFD replacements, still valid JSON), scores to 1e-6 or
-//    null when not finite, highest first with NaN last (stable for equal scores).
-#include <glib.h>
-#include <glib/gstdio.h>
-#include <gst/check/gstharness.h>
-#include <gst/gst.h>
-#include <unistd.h>
-
+//  - one line: no newline or carriage return in it, one JSON object;
+//  - the members in the schema's order, the optional ones exactly when set;
+//  - every value comes back: numbers exactly, strings exactly when they were UTF-8 (else
+//    with U+FFFD replacements, still valid JSON), scores to 1e-6 or null when not
+//    finite, labels highest first with NaN last (stable for equal scores).
+//
+// Input layout (what scripts/fuzz's seeds follow): n_metas, pts flag, then per meta:
+// model, x y w h (u32 each), n_labels, per label: id (u32), label, score (f32 bits);
+// strings are one length byte and the bytes. After the metas, when bytes are left: per
+// meta a flags byte (1: source-pts, 2: roi-id, 4: roi-type) and the values, then the
+// stream name and the frame number. Older seeds (without the tail) still parse.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "gsttorchclassificationmeta.h"
+#include "json_lines.h"
+#include "labels.h"
 
 namespace {
-
-std::string path;
-GstHarness* h = nullptr;
-size_t offset = 0;   // what of the file was read
-guint64 frame = 0;   // the sink's frame counter
-int pushed = 0;
 
 void fail(const std::string& what, const std::string& line) {
   std::fprintf(stderr, "fuzz_metasink_json: %s\nline: %s\n", what.c_str(), line.c_str());
   std::abort();
 }
 
-void start_sink() {
-  if (h) gst_harness_teardown(h);
-  h = gst_harness_new_parse(("torchmetasink sync=false stream-name=fuzz location=" + path).c_str());
-  if (!h) fail("no torchmetasink: set GST_PLUGIN_PATH to the build's plugin/", "");
-  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=16,height=8,framerate=30/1");
-  offset = 0;
-  frame = 0;
-}
-
-// A little reader of the fuzz input.
+// A little reader of the fuzz input; zeros once it is used up.
 struct Reader {
   const uint8_t* p;
   size_t n;
@@ -63,117 +48,117 @@ struct Reader {
     for (int i = 0; i < 4; i++) v = v << 8 | byte();
     return v;
   }
+  uint64_t u64() { return static_cast<uint64_t>(u32()) << 32 | u32(); }
   std::string str() {
     const size_t len = std::min<size_t>(byte(), n);
     std::string s(reinterpret_cast<const char*>(p), len);
     p += len;
     n -= len;
-    // The meta keeps C strings: what follows a NUL byte is not part of the label.
-    return s.substr(0, s.find('\0'));
+    return s;  // NUL bytes included: the serializer takes std::string
   }
-};
-
-struct Label {
-  int id;
-  std::string text;
-  float score;
-};
-struct Meta {
-  std::string model;
-  guint x, y, w, h;
-  std::vector<Label> labels;
 };
 
 float key(float s) { return std::isnan(s) ? -INFINITY : s; }
 
-bool utf8(const std::string& s) { return g_utf8_validate(s.data(), (gssize)s.size(), nullptr); }
+std::vector<std::string> keys(const nlohmann::ordered_json& o) {
+  std::vector<std::string> k;
+  for (auto it = o.begin(); it != o.end(); ++it) k.push_back(it.key());
+  return k;
+}
+
+// A string member: exactly the input when it was UTF-8 (NUL bytes and all).
+void check_string(const nlohmann::ordered_json& v, const std::string& want, const char* what, const std::string& line) {
+  if (!v.is_string()) fail(std::string(what) + " is not a string", line);
+  if (ta::is_valid_utf8(want) && v.get<std::string>() != want) fail(what, line);
+}
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  gst_init(argc, argv);
-  gchar* p = g_build_filename(g_get_tmp_dir(), "ta-fuzz-metasink-XXXXXX", nullptr);
-  const int fd = g_mkstemp(p);
-  if (fd < 0) std::abort();
-  close(fd);
-  path = p;
-  g_free(p);
-  std::atexit([] { g_unlink(path.c_str()); });
-  start_sink();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // A fresh sink now and then: the file starts again, the frame counter too.
-  if (++pushed % 2000 == 0) start_sink();
-
   Reader r{data, size};
-  std::vector<Meta> metas(r.byte() % 5);
+  ta::FrameResults f;
+  f.stream = "fuzz";
+  f.classifications.resize(r.byte() % 5);
   const bool has_pts = r.byte() & 1;
-  for (Meta& m : metas) {
-    m.model = r.str();
-    m.x = r.u32();
-    m.y = r.u32();
-    m.w = r.u32();
-    m.h = r.u32();
-    m.labels.resize(r.byte() % 8);
-    for (Label& l : m.labels) {
-      l.id = (int)r.u32();
-      l.text = r.str();
+  if (has_pts) f.pts = size * 1000;
+  f.width = 16;
+  f.height = 8;
+  for (ta::JsonClassification& c : f.classifications) {
+    c.model = r.str();
+    c.x = r.u32();
+    c.y = r.u32();
+    c.w = r.u32();
+    c.h = r.u32();
+    c.labels.resize(r.byte() % 8);
+    for (ta::JsonLabel& l : c.labels) {
+      l.id = static_cast<int>(r.u32());
+      l.label = r.str();
       const uint32_t bits = r.u32();
       std::memcpy(&l.score, &bits, 4);
     }
   }
-
-  GstBuffer* b = gst_buffer_new_allocate(nullptr, 16 * 8 * 3, nullptr);
-  const GstClockTime pts = has_pts ? (GstClockTime)(size * 1000) : GST_CLOCK_TIME_NONE;
-  GST_BUFFER_PTS(b) = pts;
-  for (const Meta& m : metas) {
-    GstTorchClassificationMeta* gm = gst_buffer_add_torch_classification_meta(b, m.model.c_str(), m.x, m.y, m.w, m.h);
-    for (const Label& l : m.labels) gst_torch_classification_meta_add_label(gm, l.id, l.text.c_str(), l.score);
+  if (r.n > 0) {
+    for (ta::JsonClassification& c : f.classifications) {
+      const uint8_t flags = r.byte();
+      if (flags & 1) c.source_pts = r.u64();
+      if (flags & 2) c.roi_id = static_cast<int>(r.u32());
+      if (flags & 4) c.roi_type = r.str();
+    }
+    f.stream = r.str();
+    f.frame = r.u64();
+    if (r.byte() & 1) f.width.reset();
   }
-  if (gst_harness_push(h, b) != GST_FLOW_OK) fail("push failed", "");
 
-  // The new bytes of the file: one line.
-  std::ifstream f(path, std::ios::binary);
-  f.seekg((std::streamoff)offset);
-  const std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  offset += got.size();
-  if (got.empty() || got.back() != '\n' || got.find('\n') != got.size() - 1) fail("not one line", got);
-  const std::string line = got.substr(0, got.size() - 1);
+  const std::string line = ta::to_json_line(f);
+  if (line.find('\n') != std::string::npos || line.find('\r') != std::string::npos) fail("not one line", line);
+  if (!ta::is_valid_utf8(line)) fail("not UTF-8", line);
 
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   try {
-    j = nlohmann::json::parse(line);
+    j = nlohmann::ordered_json::parse(line);
   } catch (const std::exception& e) {
     fail(std::string("not JSON: ") + e.what(), line);
   }
   if (!j.is_object()) fail("not an object", line);
-  if (j["stream"] != "fuzz") fail("stream", line);
-  if (j["frame"] != frame++) fail("frame", line);
-  if (has_pts ? j["pts"] != pts : !j["pts"].is_null()) fail("pts", line);
-  if (j["width"] != 16 || j["height"] != 8) fail("size", line);
+  if (keys(j) != std::vector<std::string>{"stream", "frame", "pts", "width", "height", "classifications"})
+    fail("members or their order", line);
+  check_string(j["stream"], f.stream, "stream", line);
+  if (j["frame"] != f.frame) fail("frame", line);
+  if (has_pts ? j["pts"] != *f.pts : !j["pts"].is_null()) fail("pts", line);
+  if (f.width ? j["width"] != *f.width : !j["width"].is_null()) fail("width", line);
+  if (j["height"] != 8) fail("height", line);
   const auto& cs = j["classifications"];
-  if (!cs.is_array() || cs.size() != metas.size()) fail("classification count", line);
-  for (size_t i = 0; i < metas.size(); i++) {
-    const Meta& m = metas[i];
+  if (!cs.is_array() || cs.size() != f.classifications.size()) fail("classification count", line);
+  for (size_t i = 0; i < f.classifications.size(); i++) {
+    const ta::JsonClassification& m = f.classifications[i];
     const auto& c = cs[i];
-    if (utf8(m.model) && c["model"] != m.model) fail("model", line);
-    if (c.contains("source-pts")) fail("source-pts without one set", line);
+    std::vector<std::string> want_keys{"model"};
+    if (m.source_pts) want_keys.push_back("source-pts");
+    if (m.roi_id) want_keys.push_back("roi-id");
+    if (m.roi_type) want_keys.push_back("roi-type");
+    want_keys.insert(want_keys.end(), {"roi", "labels"});
+    if (keys(c) != want_keys) fail("classification members or their order", line);
+    check_string(c["model"], m.model, "model", line);
+    if (m.source_pts && c["source-pts"] != *m.source_pts) fail("source-pts", line);
+    if (m.roi_id && c["roi-id"] != *m.roi_id) fail("roi-id", line);
+    if (m.roi_type) check_string(c["roi-type"], *m.roi_type, "roi-type", line);
+    if (keys(c["roi"]) != std::vector<std::string>{"x", "y", "w", "h"}) fail("roi members", line);
     if (c["roi"]["x"] != m.x || c["roi"]["y"] != m.y || c["roi"]["w"] != m.w || c["roi"]["h"] != m.h)
       fail("roi", line);
-    std::vector<Label> want = m.labels;
-    std::stable_sort(want.begin(), want.end(), [](const Label& a, const Label& b) { return key(a.score) > key(b.score); });
+    std::vector<ta::JsonLabel> want = m.labels;
+    std::stable_sort(want.begin(), want.end(),
+                     [](const ta::JsonLabel& a, const ta::JsonLabel& b) { return key(a.score) > key(b.score); });
     const auto& ls = c["labels"];
-    if (ls.size() != want.size()) fail("label count", line);
+    if (!ls.is_array() || ls.size() != want.size()) fail("label count", line);
     for (size_t k = 0; k < want.size(); k++) {
-      const Label& w = want[k];
+      const ta::JsonLabel& w = want[k];
+      if (keys(ls[k]) != std::vector<std::string>{"id", "label", "score"}) fail("label members", line);
       if (ls[k]["id"] != w.id) fail("label order or id", line);
-      if (utf8(w.text) && ls[k]["label"] != w.text) fail("label text", line);
+      check_string(ls[k]["label"], w.label, "label text", line);
       const auto& s = ls[k]["score"];
       if (std::isfinite(w.score)) {
         if (!s.is_number()) fail("a finite score that is not a number", line);
-        const double want_s = std::round((double)w.score * 1e6) / 1e6;
+        const double want_s = std::round(static_cast<double>(w.score) * 1e6) / 1e6;
         if (std::fabs(s.get<double>() - want_s) > 1e-9 * std::max(1.0, std::fabs(want_s))) fail("score", line);
       } else if (!s.is_null()) {
         fail("a score that is not finite is not null", line);

@@ -37,5 +37,20 @@ gst_torch_post_core_error (GstElement * element, const ta::Error & e)
     case ta::ErrorKind::Stream:
       POST (element, STREAM, FAILED, e);
       break;
+    case ta::ErrorKind::OpenWrite:
+      POST (element, RESOURCE, OPEN_WRITE, e);
+      break;
+    case ta::ErrorKind::Write:
+      POST (element, RESOURCE, WRITE, e);
+      break;
+    case ta::ErrorKind::NoSpaceLeft:
+      POST (element, RESOURCE, NO_SPACE_LEFT, e);
+      break;
+    case ta::ErrorKind::Close:
+      POST (element, RESOURCE, CLOSE, e);
+      break;
+    case ta::ErrorKind::NotImplemented:
+      POST (element, CORE, NOT_IMPLEMENTED, e);
+      break;
   }
 }

@@ -15,6 +15,11 @@ enum class ErrorKind {
   Init,         // a model that will not load (LIBRARY, INIT)
   Device,       // a device that is not there (RESOURCE, NOT_FOUND on the device)
   Stream,       // a frame that fails (STREAM, FAILED)
+  OpenWrite,    // an output that cannot be created or connected to (RESOURCE, OPEN_WRITE)
+  Write,        // an output that fails while writing (RESOURCE, WRITE)
+  NoSpaceLeft,  // a full disk or quota (RESOURCE, NO_SPACE_LEFT)
+  Close,        // an output that fails to close (RESOURCE, CLOSE)
+  NotImplemented,  // a part this build left out (CORE, NOT_IMPLEMENTED)
 };
 
 class Error : public std::runtime_error {

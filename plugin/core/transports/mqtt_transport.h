@@ -1,7 +1,7 @@
-// Publishing messages to an MQTT broker through libmosquitto, without ever blocking the
-// caller on the network. No GStreamer types: torchmetasink wraps it.
+// The MQTT transport: messages to a broker through libmosquitto, without ever blocking
+// the caller on the network. No GStreamer types: torchmetasink wraps it (transport.h).
 //
-// The publisher owns a bounded queue. publish() appends to it and returns at once; the
+// The transport owns a bounded queue. publish() appends to it and returns at once; the
 // messages go to libmosquitto only while the connection is up, at most kWindow at a
 // time, and each stays counted, with a copy, until libmosquitto reports it done
 // (on_publish: PUBACK for QoS 1, written to the socket for QoS 0).
@@ -22,10 +22,11 @@
 // handed over wait in the queue for the next connection, whatever the QoS.
 #pragma once
 
+#include "transport.h"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,7 @@ namespace ta {
 struct MqttOptions {
   std::string host;
   int port = 1883;
+  std::string topic;       // empty: "torchanalytics/" + topic_level(key) of each message
   std::string client_id;   // empty: a unique one is made (see make_client_id)
   std::string username;    // empty: no authentication
   std::string password;    // used only with a username
@@ -45,40 +47,13 @@ struct MqttOptions {
   unsigned reconnect_delay_max_s = 30;  // (libmosquitto's "exponential" backoff)
 };
 
-// What the connection did. The publisher reports each outage once: the first failure
-// after a connection (or after start), not every retry of the backoff.
-enum class MqttEvent {
-  kConnected,       // connected at the first attempt after start()
-  kReconnected,     // connected after a reported outage (at start or later)
-  kConnectFailed,   // could not reach the broker, or TLS failed (detail: the reason); retrying
-  kRefused,         // the broker refused the connection (detail: its reason); retrying
-  kNotAuthorized,   // refused for bad username/password or not authorised; retrying
-  kConnectionLost,  // an established connection went away; retrying
-};
-
-enum class MqttLogLevel { kError, kWarning, kInfo, kDebug, kLog };
-
-struct MqttCallbacks {
-  // Called from libmosquitto's thread, the connector thread or start(); never after
-  // stop() returned. Each runs under the lock that stop() takes to disable them, and
-  // on_log also under libmosquitto's and the publisher's own locks: they may call
-  // dropped() (lock-free) but no other method, or they deadlock. Neither sees the
-  // password.
-  std::function<void(MqttEvent, const std::string& detail)> on_event;
-  std::function<void(MqttLogLevel, const std::string& message)> on_log;
-};
-
-struct MqttStats {
-  uint64_t published = 0;  // handed over and reported done by libmosquitto
-  uint64_t dropped = 0;    // dropped because the queue was full
-  uint64_t lost = 0;       // QoS 0 messages in flight when a connection went away
-  uint64_t failed = 0;     // refused by libmosquitto itself (e.g. payload too large)
-  uint64_t restarts = 0;   // clients restarted after libmosquitto's thread gave up
-  size_t queued = 0;       // waiting or in flight now
-  bool connected = false;
-};
-
-class MqttPublisher {
+// Events (TransportEvent): kConnected, kReconnected; kConnectFailed (the broker cannot be
+// reached, TLS failed, or libmosquitto's thread gave up), kRefused (a CONNACK refusal),
+// kNotAuthorized (CONNACK 4 or 5: bad user name or password, not authorised),
+// kConnectionLost. The callbacks run from libmosquitto's thread, the supervisor or
+// start(), each under the lock that stop() takes to disable them; on_log also under
+// libmosquitto's and the transport's own locks.
+class MqttTransport final : public Transport {
  public:
   // Messages handed to libmosquitto at once (its default in-flight maximum).
   static constexpr size_t kWindow = 20;
@@ -86,35 +61,40 @@ class MqttPublisher {
   // Checks the options and sets the client up; throws ta::Error (Settings for a bad
   // value, NotFound/OpenRead for the CA file, Init when libmosquitto fails). Nothing
   // touches the network yet.
-  MqttPublisher(MqttOptions options, MqttCallbacks callbacks);
+  MqttTransport(MqttOptions options, TransportCallbacks callbacks);
   // stop() with the default drain time, when not already stopped.
-  ~MqttPublisher();
+  ~MqttTransport() override;
 
-  MqttPublisher(const MqttPublisher&) = delete;
-  MqttPublisher& operator=(const MqttPublisher&) = delete;
+  MqttTransport(const MqttTransport&) = delete;
+  MqttTransport& operator=(const MqttTransport&) = delete;
 
   // Makes the first connection attempt and starts the threads. Does not wait for the
   // broker (a host name is resolved here, though); a broker that cannot be reached is
   // reported through on_event (kConnectFailed, before start() returns when the attempt
   // failed at once) and retried with backoff. Throws ta::Error when the address is not
   // valid or a thread cannot start. Call once.
-  void start();
+  void start() override;
 
-  // Queues one message. Never blocks on the network. The topic must be valid for
-  // publishing (see valid_topic).
-  void publish(const std::string& topic, std::string payload);
+  // Queues one message on options().topic, or on "torchanalytics/<key>" (the key made a
+  // topic level) when that is empty. Never blocks on the network.
+  void publish(const std::string& key, const std::string& payload) override;
 
-  // Waits up to `drain` for queued and in-flight messages to be done (only while the
-  // broker is connected, or while the first connection attempt is still pending), then
-  // has the supervisor disconnect, stop the network thread and destroy the client,
-  // waiting for that at most 2 s more (a thread stuck in a blocking connect or name
-  // lookup is left to finish on its own and then frees everything).
+  // Waits up to `bound` for queued and in-flight messages to be done, only while the
+  // broker is connected or the first connection attempt is still pending (a broker that
+  // is away is not waited for). Returns the number still queued.
+  size_t flush(std::chrono::milliseconds bound) override;
+
+  // flush(drain), then has the supervisor disconnect, stop the network thread and
+  // destroy the client, waiting for that at most 2 s more (a thread stuck in a blocking
+  // connect or name lookup is left to finish on its own and then frees everything).
   // Returns the number of messages that were still queued and are discarded. No
   // callback runs once it returned.
-  size_t stop(std::chrono::milliseconds drain = std::chrono::milliseconds(2000));
+  size_t stop(std::chrono::milliseconds drain = std::chrono::milliseconds(2000)) override;
 
-  uint64_t dropped() const;
-  MqttStats stats() const;
+  TransportStats stats() const override;
+  uint64_t dropped() const override;
+  // host:port
+  std::string where() const override;
   const MqttOptions& options() const;
 
   // A valid topic to publish on: not empty, no '+' or '#', valid UTF-8, at most 65535 bytes.
@@ -129,6 +109,10 @@ class MqttPublisher {
 
  private:
   std::shared_ptr<Impl> impl_;
+  // The topic of the last key (publish() runs on one thread).
+  std::string topic_;
+  std::string topic_key_;
+  bool topic_made_ = false;
 };
 
 }  // namespace ta

@@ -1,4 +1,4 @@
-// MQTT publishing through libmosquitto: see mqtt_publisher.h for the contract.
+// MQTT publishing through libmosquitto: see mqtt_transport.h for the contract.
 //
 // Threads:
 // - the caller's (the sink's streaming thread): publish() queues and, while the link is
@@ -8,7 +8,7 @@
 // - the supervisor, ours, from start() to the end: the connection attempts until the
 //   first one gets going, a restart of the network thread when libmosquitto gave up
 //   (see supervise()), and the teardown, so that stop() never waits on the network.
-#include "mqtt_publisher.h"
+#include "mqtt_transport.h"
 
 #include "error.h"
 
@@ -49,7 +49,7 @@ std::string mosq_error(int rc, int errsv) {
 
 std::string mosq_error(int rc) { return mosq_error(rc, errno); }
 
-std::string where(const MqttOptions& o) { return o.host + ":" + std::to_string(o.port); }
+std::string host_port(const MqttOptions& o) { return o.host + ":" + std::to_string(o.port); }
 
 // The errors after which libmosquitto's network thread returns from
 // mosquitto_loop_forever() for good instead of reconnecting (its "fatal errors", and
@@ -76,9 +76,9 @@ bool stops_network_thread(int rc, int errsv) {
 
 }  // namespace
 
-struct MqttPublisher::Impl {
+struct MqttTransport::Impl {
   MqttOptions opt;
-  MqttCallbacks cb;
+  TransportCallbacks cb;
   size_t window = kWindow;
   bool started = false;  // start() was called (owner's thread only)
   bool stopped = false;  // stop() was called (owner's thread only)
@@ -128,12 +128,33 @@ struct MqttPublisher::Impl {
   bool finished = false;            // with mu
   std::condition_variable finished_cv;
 
-  void emit(MqttEvent ev, const std::string& detail) {
-    std::lock_guard<std::mutex> lk(cb_mu);
-    if (cb_enabled && cb.on_event) cb.on_event(ev, detail);
+  // The sentence for the user that goes with an event.
+  std::string sentence(TransportEvent ev) const {
+    const std::string at = "the MQTT broker at " + host_port(opt);
+    const std::string kept = "; up to " + std::to_string(opt.max_queued) + " results are kept meanwhile.";
+    switch (ev) {
+      case TransportEvent::kConnected: return "Connected to " + at + " as " + opt.client_id + ".";
+      case TransportEvent::kReconnected: return "Connected to " + at + "; publishing again.";
+      case TransportEvent::kConnectFailed: return "Could not connect to " + at + ". Retrying in the background" + kept;
+      case TransportEvent::kRefused:
+        return "The MQTT broker at " + host_port(opt) + " refused the connection. Retrying in the background" + kept;
+      case TransportEvent::kNotAuthorized:
+        return "The MQTT broker at " + host_port(opt) +
+               " refused the connection: check mqtt-username and mqtt-password. Retrying in the background.";
+      case TransportEvent::kConnectionLost:
+        return "Lost the connection to " + at + ". Reconnecting in the background" + kept;
+    }
+    return {};
   }
 
-  void log(MqttLogLevel level, const std::string& msg) {
+  void emit(TransportEvent ev, const std::string& detail) {
+    const bool connack = ev == TransportEvent::kRefused || ev == TransportEvent::kNotAuthorized;
+    const std::string msg = sentence(ev);
+    std::lock_guard<std::mutex> lk(cb_mu);
+    if (cb_enabled && cb.on_event) cb.on_event(ev, msg, connack ? "CONNACK: " + detail : detail);
+  }
+
+  void log(TransportLogLevel level, const std::string& msg) {
     std::lock_guard<std::mutex> lk(cb_mu);
     if (cb_enabled && cb.on_log) cb.on_log(level, msg);
   }
@@ -224,7 +245,7 @@ struct MqttPublisher::Impl {
         break;
       } else {
         failed++;
-        log(MqttLogLevel::kWarning, "libmosquitto refused a message (" + std::to_string(m.payload.size()) +
+        log(TransportLogLevel::kWarning, "libmosquitto refused a message (" + std::to_string(m.payload.size()) +
                                         " bytes on '" + m.topic + "'): " + mosq_error(rc));
         unsent.pop_front();
       }
@@ -336,8 +357,8 @@ struct MqttPublisher::Impl {
         if (!last_error.empty()) detail = last_error;
       }
       // Reported before drop_client() sets the link down (see link_down()).
-      if (report) emit(MqttEvent::kConnectFailed, detail);
-      log(MqttLogLevel::kDebug, "restarting the MQTT client (" + detail + ")");
+      if (report) emit(TransportEvent::kConnectFailed, detail);
+      log(TransportLogLevel::kDebug, "restarting the MQTT client (" + detail + ")");
       drop_client();
       {
         std::lock_guard<std::mutex> lk(mu);
@@ -362,7 +383,7 @@ struct MqttPublisher::Impl {
       try {
         m = make_client();
       } catch (const std::exception& e) {
-        log(MqttLogLevel::kError, e.what());
+        log(TransportLogLevel::kError, e.what());
         return false;
       }
       std::lock_guard<std::mutex> lk(mu);
@@ -377,16 +398,16 @@ struct MqttPublisher::Impl {
     if (rc != MOSQ_ERR_SUCCESS) {
       const std::string reason = error_detail(rc, errno);
       if (claim_report())
-        emit(MqttEvent::kConnectFailed, reason);
+        emit(TransportEvent::kConnectFailed, reason);
       else
-        log(MqttLogLevel::kDebug, "connection attempt failed: " + reason);
+        log(TransportLogLevel::kDebug, "connection attempt failed: " + reason);
       return false;
     }
     std::lock_guard<std::mutex> lk(mu);
     if (stopping) return false;  // the teardown destroys the client, which closes the socket
     const int lrc = mosquitto_loop_start(m);
     if (lrc != MOSQ_ERR_SUCCESS) {
-      log(MqttLogLevel::kError, "could not start the MQTT network thread: " + mosq_error(lrc));
+      log(TransportLogLevel::kError, "could not start the MQTT network thread: " + mosq_error(lrc));
       return false;
     }
     loop_running = true;
@@ -422,16 +443,16 @@ struct MqttPublisher::Impl {
         p->pump_locked();
       }
       p->drained.notify_all();
-      p->emit(again ? MqttEvent::kReconnected : MqttEvent::kConnected,
-              where(p->opt) + ", " + std::to_string(queued) + " messages queued");
+      p->emit(again ? TransportEvent::kReconnected : TransportEvent::kConnected,
+              host_port(p->opt) + ", " + std::to_string(queued) + " messages queued");
       return;
     }
     const std::string reason = mosquitto_connack_string(rc);
     if (p->claim_report())
       // MQTT 3.1.1 CONNACK 4: bad user name or password, 5: not authorised.
-      p->emit(rc == 4 || rc == 5 ? MqttEvent::kNotAuthorized : MqttEvent::kRefused, reason);
+      p->emit(rc == 4 || rc == 5 ? TransportEvent::kNotAuthorized : TransportEvent::kRefused, reason);
     else
-      p->log(MqttLogLevel::kDebug, "connection refused again: " + reason);
+      p->log(TransportLogLevel::kDebug, "connection refused again: " + reason);
     p->link_down();
   }
 
@@ -458,11 +479,11 @@ struct MqttPublisher::Impl {
     }
     if (fatal) p->wake.notify_all();
     if (forgotten)
-      p->log(MqttLogLevel::kDebug, std::to_string(forgotten) + " QoS 0 messages in flight were lost");
+      p->log(TransportLogLevel::kDebug, std::to_string(forgotten) + " QoS 0 messages in flight were lost");
     if (report)
-      p->emit(prev == Link::kUp ? MqttEvent::kConnectionLost : MqttEvent::kConnectFailed, reason);
+      p->emit(prev == Link::kUp ? TransportEvent::kConnectionLost : TransportEvent::kConnectFailed, reason);
     else
-      p->log(MqttLogLevel::kDebug, "disconnected: " + reason);
+      p->log(TransportLogLevel::kDebug, "disconnected: " + reason);
     p->link_down();
   }
 
@@ -482,31 +503,35 @@ struct MqttPublisher::Impl {
   // Can run on any thread that calls into libmosquitto, also with `mu` held.
   static void on_log(struct mosquitto*, void* ud, int level, const char* str) {
     Impl* p = self(ud);
-    MqttLogLevel l = MqttLogLevel::kLog;
+    TransportLogLevel l = TransportLogLevel::kLog;
     switch (level) {
       case MOSQ_LOG_ERR:
-        l = MqttLogLevel::kError;
+        l = TransportLogLevel::kError;
         {
           std::lock_guard<std::mutex> lk(p->err_mu);
           p->last_error = str ? str : "";
         }
         p->error_logged = true;
         break;
-      case MOSQ_LOG_WARNING: l = MqttLogLevel::kWarning; break;
+      case MOSQ_LOG_WARNING: l = TransportLogLevel::kWarning; break;
       case MOSQ_LOG_NOTICE:
-      case MOSQ_LOG_INFO: l = MqttLogLevel::kInfo; break;
-      default: l = MqttLogLevel::kLog; break;  // DEBUG: one line per packet
+      case MOSQ_LOG_INFO: l = TransportLogLevel::kInfo; break;
+      default: l = TransportLogLevel::kLog; break;  // DEBUG: one line per packet
     }
     p->log(l, str ? str : "");
   }
 };
 
-MqttPublisher::MqttPublisher(MqttOptions options, MqttCallbacks callbacks) : impl_(std::make_shared<Impl>()) {
+MqttTransport::MqttTransport(MqttOptions options, TransportCallbacks callbacks) : impl_(std::make_shared<Impl>()) {
   Impl& p = *impl_;
   p.opt = std::move(options);
   p.cb = std::move(callbacks);
   MqttOptions& o = p.opt;
 
+  if (!o.topic.empty() && !valid_topic(o.topic))
+    throw Error(ErrorKind::Settings, "The MQTT topic \"" + o.topic +
+                                         "\" is not valid for publishing: it must not be empty or contain the "
+                                         "wildcards '+' or '#'.");
   if (o.host.empty()) throw Error(ErrorKind::Settings, "No MQTT broker host given.");
   if (o.port < 1 || o.port > 65535)
     throw Error(ErrorKind::Settings, "The MQTT port must be between 1 and 65535.", std::to_string(o.port));
@@ -539,16 +564,19 @@ MqttPublisher::MqttPublisher(MqttOptions options, MqttCallbacks callbacks) : imp
   p.mosq = p.make_client();
 }
 
-MqttPublisher::~MqttPublisher() {
+MqttTransport::~MqttTransport() {
   try {
     stop();
   } catch (...) {
   }
 }
 
-void MqttPublisher::start() {
+void MqttTransport::start() {
   Impl& p = *impl_;
   if (p.started) return;
+  p.log(TransportLogLevel::kInfo, "publishing to MQTT broker " + host_port(p.opt) + " as " + p.opt.client_id +
+                                      ", QoS " + std::to_string(p.opt.qos) + (p.opt.ca_file.empty() ? "" : ", TLS") +
+                                      (p.opt.username.empty() ? "" : ", with a user name"));
   {
     std::lock_guard<std::mutex> lk(p.mu);
     p.link = Impl::Link::kConnecting;
@@ -559,7 +587,7 @@ void MqttPublisher::start() {
   // the thread start a reconnection of its own at the same time.
   const int rc = mosquitto_connect_async(p.mosq, p.opt.host.c_str(), p.opt.port, p.opt.keepalive_s);
   if (rc == MOSQ_ERR_INVAL)
-    throw Error(ErrorKind::Settings, "The MQTT broker address " + where(p.opt) + " is not valid.", mosq_error(rc));
+    throw Error(ErrorKind::Settings, "The MQTT broker address " + host_port(p.opt) + " is not valid.", mosq_error(rc));
   const std::string reason = rc == MOSQ_ERR_SUCCESS ? std::string() : p.error_detail(rc, errno);
 
   if (rc == MOSQ_ERR_SUCCESS) {
@@ -575,7 +603,7 @@ void MqttPublisher::start() {
     // supervisor does, and starts the thread once an attempt gets going.
     const bool report = p.claim_report();
     p.link_down();
-    if (report) p.emit(MqttEvent::kConnectFailed, reason);
+    if (report) p.emit(TransportEvent::kConnectFailed, reason);
   }
   std::shared_ptr<Impl> keep = impl_;
   try {
@@ -593,8 +621,14 @@ void MqttPublisher::start() {
   p.started = true;
 }
 
-void MqttPublisher::publish(const std::string& topic, std::string payload) {
+void MqttTransport::publish(const std::string& key, const std::string& payload) {
   Impl& p = *impl_;
+  if (!topic_made_ || (p.opt.topic.empty() && key != topic_key_)) {
+    topic_ = p.opt.topic.empty() ? "torchanalytics/" + topic_level(key) : p.opt.topic;
+    topic_key_ = key;
+    topic_made_ = true;
+    p.log(TransportLogLevel::kInfo, "publishing on MQTT topic " + topic_);
+  }
   std::lock_guard<std::mutex> lk(p.mu);
   if (p.stopping) return;
   if (p.unsent.size() + p.inflight.size() >= p.opt.max_queued) {
@@ -602,26 +636,33 @@ void MqttPublisher::publish(const std::string& topic, std::string payload) {
     if (p.unsent.empty()) return;  // all in flight: drop the new one
     p.unsent.pop_front();          // oldest first
   }
-  p.unsent.push_back({p.next_seq++, topic, std::move(payload)});
+  p.unsent.push_back({p.next_seq++, topic_, payload});
   p.pump_locked();
 }
 
-size_t MqttPublisher::stop(std::chrono::milliseconds drain) {
+size_t MqttTransport::flush(std::chrono::milliseconds bound) {
+  Impl& p = *impl_;
+  std::unique_lock<std::mutex> lk(p.mu);
+  if (p.started && !p.stopping && bound.count() > 0) {
+    // Waiting makes sense only while something can still be delivered: the link is up,
+    // or the first connection attempt has not answered yet (a short pipeline can reach
+    // EOS before the CONNACK). A broker that is away is not waited for.
+    p.drained.wait_for(lk, bound, [&p] {
+      return (p.unsent.empty() && p.inflight.empty()) || p.link == Impl::Link::kDown;
+    });
+  }
+  return p.unsent.size() + p.inflight.size();
+}
+
+size_t MqttTransport::stop(std::chrono::milliseconds drain) {
   Impl& p = *impl_;
   if (p.stopped) return 0;
   p.stopped = true;
 
+  flush(drain);
   size_t remaining;
   {
-    std::unique_lock<std::mutex> lk(p.mu);
-    if (p.started) {
-      // Waiting makes sense only while something can still be delivered: the link is up,
-      // or the first connection attempt has not answered yet (a short pipeline can reach
-      // EOS before the CONNACK). A broker that is away is not waited for.
-      p.drained.wait_for(lk, drain, [&p] {
-        return (p.unsent.empty() && p.inflight.empty()) || p.link == Impl::Link::kDown;
-      });
-    }
+    std::lock_guard<std::mutex> lk(p.mu);
     remaining = p.unsent.size() + p.inflight.size();
     p.stopping = true;
     p.unsent.clear();
@@ -655,12 +696,12 @@ size_t MqttPublisher::stop(std::chrono::milliseconds drain) {
   return remaining;
 }
 
-uint64_t MqttPublisher::dropped() const { return impl_->dropped.load(); }
+uint64_t MqttTransport::dropped() const { return impl_->dropped.load(); }
 
-MqttStats MqttPublisher::stats() const {
+TransportStats MqttTransport::stats() const {
   const Impl& p = *impl_;
   std::lock_guard<std::mutex> lk(p.mu);
-  MqttStats s;
+  TransportStats s;
   s.published = p.published;
   s.dropped = p.dropped.load();
   s.lost = p.lost;
@@ -671,15 +712,17 @@ MqttStats MqttPublisher::stats() const {
   return s;
 }
 
-const MqttOptions& MqttPublisher::options() const { return impl_->opt; }
+const MqttOptions& MqttTransport::options() const { return impl_->opt; }
 
-bool MqttPublisher::valid_topic(const std::string& topic) {
+std::string MqttTransport::where() const { return host_port(impl_->opt); }
+
+bool MqttTransport::valid_topic(const std::string& topic) {
   if (topic.empty() || topic.size() > 65535) return false;
   if (mosquitto_validate_utf8(topic.c_str(), static_cast<int>(topic.size())) != MOSQ_ERR_SUCCESS) return false;
   return mosquitto_pub_topic_check(topic.c_str()) == MOSQ_ERR_SUCCESS;
 }
 
-std::string MqttPublisher::topic_level(const std::string& s) {
+std::string MqttTransport::topic_level(const std::string& s) {
   std::string out = s.empty() ? std::string("_") : s;
   for (char& c : out) {
     const unsigned char u = static_cast<unsigned char>(c);
@@ -693,7 +736,7 @@ std::string MqttPublisher::topic_level(const std::string& s) {
   return out;
 }
 
-std::string MqttPublisher::make_client_id() {
+std::string MqttTransport::make_client_id() {
   static std::atomic<uint32_t> counter{0};
   static const uint32_t seed = [] {
     std::random_device rd;
