@@ -1,6 +1,7 @@
 // The only translation unit with torch/torch.h besides resnet.cpp: keep it that way, the
 // header costs ~20 s of compile time on 2 cores.
 #include "model.h"
+#include "cpu_features.h"
 
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -458,6 +459,10 @@ std::unique_ptr<Model> Model::load(const ModelConfig& cfg, LoadReport* report) {
     const c10::Device dev = resolve_device(cfg.device, report);
     Precision prec;
     const c10::ScalarType dtype = resolve_dtype(cfg.precision, dev, &prec);
+    if (prec == Precision::BF16 && dev.is_cpu() && !cpu_has_native_bf16())
+      report->warnings.push_back("precision=bf16 on a CPU without native bfloat16 (AVX512_BF16 or AMX): "
+                                 "LibTorch emulates it and the model runs slower than in fp32; use "
+                                 "precision=fp32 (or auto) on this machine.");
     if (!cfg.weights_location.empty() && !cfg.model_location.empty())
       throw Error(ErrorKind::Settings, "Both weights-location and model-location are set: set only one of them.");
 

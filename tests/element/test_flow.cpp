@@ -213,3 +213,37 @@ TEST(Flow, TheDefaultBatchingGivesTheResultsOfBatchOne) {
     }
   }
 }
+
+#include "cpu_features.h"
+
+// precision=bf16 on the CPU: a warning that says it will be slow exactly where the CPU has
+// no native bfloat16 (this machine's /proc/cpuinfo decides which case runs here).
+TEST(Flow, Bf16OnTheCpuWarnsOnlyWithoutNativeSupport) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  GstElement* p = gst_parse_launch(("videotestsrc num-buffers=2 ! video/x-raw,width=64,height=48 ! "
+                                    "torchclassify device=cpu precision=bf16 model-location=" + model +
+                                    " ! fakesink").c_str(), nullptr);
+  ASSERT_TRUE(p);
+  GstBus* bus = gst_element_get_bus(p);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  bool warned = false, done = false;
+  while (!done) {
+    GstMessage* m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+        (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+    ASSERT_TRUE(m) << "timeout";
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_WARNING) {
+      GError* e = nullptr;
+      gst_message_parse_warning(m, &e, nullptr);
+      if (std::string(e->message).find("native bfloat16") != std::string::npos) warned = true;
+      g_error_free(e);
+    } else {
+      EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+      done = true;
+    }
+    gst_message_unref(m);
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(p);
+  EXPECT_EQ(warned, !ta::cpu_has_native_bf16()) << (ta::cpu_has_native_bf16() ? "this CPU has native bf16" : "this CPU has none");
+}

@@ -90,3 +90,15 @@ TEST(Labels, Utf8Validator) {
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // > U+10FFFF
 }
+
+#include "cpu_features.h"
+
+// precision=bf16 on the CPU warns where the CPU has no native bfloat16: the flags that
+// count, read from /proc/cpuinfo's flags line.
+TEST(CpuFeatures, NativeBf16IsAvx512Bf16OrAmxBf16) {
+  EXPECT_TRUE(ta::native_bf16_in_flags(" fpu sse2 avx512f avx512_bf16 avx512_vnni"));
+  EXPECT_TRUE(ta::native_bf16_in_flags("fpu amx_tile amx_bf16 amx_int8"));
+  EXPECT_FALSE(ta::native_bf16_in_flags("fpu sse2 avx2 avx512f avx512bw avx512_vnni"));
+  EXPECT_FALSE(ta::native_bf16_in_flags("avx512_bf16x amx_bf16_extra"));
+  EXPECT_FALSE(ta::native_bf16_in_flags(""));
+}
