@@ -83,8 +83,6 @@ struct GstTorchOverlayPrivate {
   std::atomic<bool> attach{false};
   /* Ask downstream again (new caps, or a RECONFIGURE from downstream). */
   std::atomic<bool> need_query{true};
-  /* The rectangles of `shown` hold AYUV pixels (blending onto YUV frames), not ARGB. */
-  bool ayuv = false;
 
   void forget ()
   {
@@ -258,11 +256,9 @@ free_picture (gpointer data)
   delete static_cast<std::shared_ptr<const ta::OverlayPicture> *>(data);
 }
 
-/* A rectangle over the picture's pixels (no copy: the buffer holds the picture). With
- * `ayuv`, one in GStreamer's AYUV instead, converted once here: blending an ARGB
- * rectangle onto a YUV frame converts it again on every frame (a quarter of the cost). */
+/* A rectangle over the picture's pixels (no copy: the buffer holds the picture). */
 static GstVideoOverlayRectangle *
-rectangle_for (const std::shared_ptr<const ta::OverlayPicture> & pic, bool ayuv)
+rectangle_for (const std::shared_ptr<const ta::OverlayPicture> & pic)
 {
   auto *hold = new std::shared_ptr<const ta::OverlayPicture> (pic);
   const gsize size = pic->pixels.size ();
@@ -275,16 +271,6 @@ rectangle_for (const std::shared_ptr<const ta::OverlayPicture> & pic, bool ayuv)
   GstVideoOverlayRectangle *rect = gst_video_overlay_rectangle_new_raw (pixels,
       pic->at.x, pic->at.y, pic->at.w, pic->at.h, GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
   gst_buffer_unref (pixels);
-  if (ayuv) {
-    GstBuffer *yuv = gst_video_overlay_rectangle_get_pixels_unscaled_ayuv (rect,
-        GST_VIDEO_OVERLAY_FORMAT_FLAG_NONE);
-    if (yuv) {
-      GstVideoOverlayRectangle *converted = gst_video_overlay_rectangle_new_raw (yuv,
-          pic->at.x, pic->at.y, pic->at.w, pic->at.h, GST_VIDEO_OVERLAY_FORMAT_FLAG_NONE);
-      gst_video_overlay_rectangle_unref (rect);
-      rect = converted;
-    }
-  }
   return rect;
 }
 
@@ -292,13 +278,9 @@ rectangle_for (const std::shared_ptr<const ta::OverlayPicture> & pic, bool ayuv)
  * and the last frame's rectangles for the pictures that are. Returns a new reference. */
 static GstVideoOverlayComposition *
 gst_torch_overlay_compose (GstTorchOverlay * self,
-    const std::vector<std::shared_ptr<const ta::OverlayPicture>> & pictures, bool ayuv)
+    const std::vector<std::shared_ptr<const ta::OverlayPicture>> & pictures)
 {
   GstTorchOverlayPrivate *priv = self->priv;
-  if (ayuv != priv->ayuv) {
-    priv->forget ();
-    priv->ayuv = ayuv;
-  }
   bool same = priv->composition && pictures.size () == priv->shown.size ();
   for (size_t i = 0; same && i < pictures.size (); i++)
     same = pictures[i] == priv->shown[i].picture;
@@ -315,7 +297,7 @@ gst_torch_overlay_compose (GstTorchOverlay * self,
         break;
       }
     if (!rect)
-      rect = rectangle_for (pic, ayuv);
+      rect = rectangle_for (pic);
     if (comp)
       gst_video_overlay_composition_add_rectangle (comp, rect);
     else
@@ -395,9 +377,7 @@ gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         pictures.push_back (std::move (p));
     if (pictures.empty ())
       return GST_FLOW_OK;
-    /* Sinks that compose take ARGB; blending onto YUV is cheaper from AYUV. */
-    const bool ayuv = !priv->attach && GST_VIDEO_INFO_IS_YUV (&self->info);
-    comp = gst_torch_overlay_compose (self, pictures, ayuv);
+    comp = gst_torch_overlay_compose (self, pictures);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Drawing the results failed."), ("%s", e.what ()));
     return GST_FLOW_ERROR;
