@@ -22,8 +22,8 @@ GstPadProbeReturn add_results(GstPad*, GstPadProbeInfo* info, gpointer data) {
   gst_torch_classification_meta_add_label(m, 282, "Tigerkatze", 0.08f);
   gst_torch_classification_meta_add_label(m, 829, "Straßenbahn", 0.04f);
   gst_torch_classification_meta_add_label(m, 383, "猫 (ねこ)", 0.02f);
-  // A region: its results at its bottom-right corner (position is per element; this one
-  // shows that boxes follow the region's rectangle).
+  // A region (a third of the frame, from its centre): its results box sits at the
+  // region's corner, not the frame's.
   GstTorchClassificationMeta* r = gst_buffer_add_torch_classification_meta(
       buf, "resnet50", (guint)size[0] / 2, (guint)size[1] / 2, (guint)size[0] / 3, (guint)size[1] / 3);
   gst_torch_classification_meta_add_label(r, 829, "Straßenbahn", 0.91f);
