@@ -190,7 +190,10 @@ std::vector<std::shared_ptr<const OverlayPicture>> OverlayRenderer::render(int f
                     std::to_string(s.font_scale) + (s.show_bars ? ",b" : ",-");
   for (int i = 0; i < n; i++) {
     lines[i] = overlay_line(r.labels[i], s.show_scores);
-    if (m.bar_w) fills[i] = (int)std::lround((m.bar_w - 2) * std::clamp(r.labels[i].score, 0.f, 1.f));
+    // Scores come from any producer: NaN draws an empty bar.
+    const float sc = std::isfinite(r.labels[i].score) ? std::clamp(r.labels[i].score, 0.f, 1.f)
+                                                       : (r.labels[i].score > 0 ? 1.f : 0.f);
+    if (m.bar_w) fills[i] = (int)std::lround((m.bar_w - 2) * sc);
     key += '\n' + std::to_string(fills[i]) + ' ' + lines[i];
   }
   if (auto* hit = impl_->pictures.find(key)) {
