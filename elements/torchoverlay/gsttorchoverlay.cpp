@@ -6,11 +6,17 @@
  * @title: torchoverlay
  *
  * Draws the classification results that torchclassify attached (#GstTorchClassificationMeta)
- * onto the frames: for each region, its top labels with their scores and a bar per
- * score, in a dark box at the region's corner (the whole frame for full-frame results).
- * The box is sized from the frame height, so it reads the same from 320x240 to 4K. It
- * draws in the frame's own format (packed RGB variants, I420, NV12) without converting
- * it; frames without results pass untouched.
+ * onto the frames: for each region, its top labels (any UTF-8 text: Pango lays it out and
+ * fontconfig finds a font for every script) with their scores and a bar per score, in a
+ * dark box at the region's corner (the whole frame for full-frame results). The box is
+ * sized from the frame height, so it reads the same from 320x240 to 4K.
+ *
+ * The boxes are drawn with Cairo into a #GstVideoOverlayComposition. When downstream says
+ * in the ALLOCATION query that it takes #GstVideoOverlayCompositionMeta (a sink that
+ * composes in hardware), the composition is attached to the buffer and the pixels are not
+ * touched; otherwise it is blended into the frame in place, in the frame's own format.
+ * Frames without results pass untouched. A box whose text, scores and place are those of
+ * a recent frame is not laid out or drawn again.
  *
  * ## Example launch line
  * |[
@@ -25,11 +31,13 @@
 
 #include <gst/video/video.h>
 
+#include <atomic>
 #include <exception>
+#include <memory>
+#include <new>
 #include <vector>
 
 #include "gsttorchclassificationmeta.h"
-#include "gsttorchframe.h"
 #include "overlay.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_torch_overlay_debug);
@@ -59,6 +67,35 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (CAPS_FORMATS)));
 
+/* What the streaming thread keeps between frames. */
+struct GstTorchOverlayPrivate {
+  std::unique_ptr<ta::OverlayRenderer> renderer;
+  /* The rectangles of the last frame and the picture each shows: a picture the renderer
+   * hands back again keeps its rectangle, and with it GStreamer's converted copies of
+   * its pixels (unpremultiplied, AYUV for YUV frames) that blending made. */
+  struct Shown {
+    std::shared_ptr<const ta::OverlayPicture> picture;
+    GstVideoOverlayRectangle *rect;
+  };
+  std::vector<Shown> shown;
+  GstVideoOverlayComposition *composition = nullptr;
+  /* Downstream composes GstVideoOverlayCompositionMeta itself: attach, don't blend. */
+  std::atomic<bool> attach{false};
+  /* Ask downstream again (new caps, or a RECONFIGURE from downstream). */
+  std::atomic<bool> need_query{true};
+
+  void forget ()
+  {
+    for (auto & s : shown)
+      gst_video_overlay_rectangle_unref (s.rect);
+    shown.clear ();
+    if (composition)
+      gst_video_overlay_composition_unref (composition);
+    composition = nullptr;
+  }
+  ~GstTorchOverlayPrivate () { forget (); }
+};
+
 struct _GstTorchOverlay {
   GstBaseTransform parent;
 
@@ -72,6 +109,8 @@ struct _GstTorchOverlay {
 
   GstVideoInfo info;
   gboolean have_info;
+
+  GstTorchOverlayPrivate *priv;
 };
 
 #define gst_torch_overlay_parent_class parent_class
@@ -138,6 +177,34 @@ gst_torch_overlay_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static gboolean
+gst_torch_overlay_start (GstBaseTransform * trans)
+{
+  GstTorchOverlay *self = GST_TORCH_OVERLAY (trans);
+
+  try {
+    self->priv->renderer.reset (new ta::OverlayRenderer ());
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+        ("Could not set up text drawing: install a font (Debian: fonts-dejavu-core)."),
+        ("%s", e.what ()));
+    return FALSE;
+  }
+  self->priv->need_query = true;
+  return TRUE;
+}
+
+static gboolean
+gst_torch_overlay_stop (GstBaseTransform * trans)
+{
+  GstTorchOverlay *self = GST_TORCH_OVERLAY (trans);
+
+  self->priv->forget ();
+  self->priv->renderer.reset ();
+  self->have_info = FALSE;
+  return TRUE;
+}
+
+static gboolean
 gst_torch_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * outcaps)
 {
   GstTorchOverlay *self = GST_TORCH_OVERLAY (trans);
@@ -147,13 +214,125 @@ gst_torch_overlay_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps 
   if (!self->have_info)
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not parse the video caps."),
         ("caps: %" GST_PTR_FORMAT, incaps));
+  /* Pictures of the old size are of no use now. */
+  self->priv->forget ();
+  self->priv->need_query = true;
   return self->have_info;
+}
+
+static gboolean
+gst_torch_overlay_src_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstTorchOverlay *self = GST_TORCH_OVERLAY (trans);
+
+  /* Downstream changed (a new sink, a new window): ask it again whether it composes. */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_RECONFIGURE)
+    self->priv->need_query = true;
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
+}
+
+/* Whether downstream composes GstVideoOverlayCompositionMeta itself. An in-place
+ * transform does not query downstream for its own allocation, so ask here. */
+static bool
+gst_torch_overlay_downstream_composes (GstTorchOverlay * self)
+{
+  GstCaps *caps = gst_video_info_to_caps (&self->info);
+  GstQuery *query = gst_query_new_allocation (caps, FALSE);
+  bool composes = false;
+
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SRC_PAD (self), query))
+    composes = gst_query_find_allocation_meta (query,
+        GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, NULL);
+  GST_DEBUG_OBJECT (self, "downstream %s the overlay composition meta: %s",
+      composes ? "takes" : "does not take", composes ? "attaching" : "blending");
+  gst_query_unref (query);
+  gst_caps_unref (caps);
+  return composes;
+}
+
+static void
+free_picture (gpointer data)
+{
+  delete static_cast<std::shared_ptr<const ta::OverlayPicture> *>(data);
+}
+
+/* A rectangle over the picture's pixels (no copy: the buffer holds the picture). */
+static GstVideoOverlayRectangle *
+rectangle_for (const std::shared_ptr<const ta::OverlayPicture> & pic)
+{
+  auto *hold = new std::shared_ptr<const ta::OverlayPicture> (pic);
+  const gsize size = pic->pixels.size ();
+  GstBuffer *pixels = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY,
+      (gpointer) pic->pixels.data (), size, 0, size, hold, free_picture);
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint stride[GST_VIDEO_MAX_PLANES] = { pic->stride };
+  gst_buffer_add_video_meta_full (pixels, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, pic->at.w, pic->at.h, 1, offset, stride);
+  GstVideoOverlayRectangle *rect = gst_video_overlay_rectangle_new_raw (pixels,
+      pic->at.x, pic->at.y, pic->at.w, pic->at.h, GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  gst_buffer_unref (pixels);
+  return rect;
+}
+
+/* The composition for this frame's pictures: the last frame's when they are the same,
+ * and the last frame's rectangles for the pictures that are. Returns a new reference. */
+static GstVideoOverlayComposition *
+gst_torch_overlay_compose (GstTorchOverlay * self,
+    const std::vector<std::shared_ptr<const ta::OverlayPicture>> & pictures)
+{
+  GstTorchOverlayPrivate *priv = self->priv;
+  bool same = priv->composition && pictures.size () == priv->shown.size ();
+  for (size_t i = 0; same && i < pictures.size (); i++)
+    same = pictures[i] == priv->shown[i].picture;
+  if (same)
+    return gst_video_overlay_composition_ref (priv->composition);
+
+  std::vector<GstTorchOverlayPrivate::Shown> shown;
+  GstVideoOverlayComposition *comp = NULL;
+  for (const auto & pic : pictures) {
+    GstVideoOverlayRectangle *rect = NULL;
+    for (const auto & old : priv->shown)
+      if (old.picture == pic) {
+        rect = gst_video_overlay_rectangle_ref (old.rect);
+        break;
+      }
+    if (!rect)
+      rect = rectangle_for (pic);
+    if (comp)
+      gst_video_overlay_composition_add_rectangle (comp, rect);
+    else
+      comp = gst_video_overlay_composition_new (rect);
+    shown.push_back ({pic, rect});
+  }
+  priv->forget ();
+  priv->shown = std::move (shown);
+  priv->composition = gst_video_overlay_composition_ref (comp);
+  return comp;
+}
+
+/* Adds `comp` to the buffer's composition meta, keeping what others attached before. */
+static void
+attach_composition (GstBuffer * buf, GstVideoOverlayComposition * comp)
+{
+  GstVideoOverlayCompositionMeta *meta = gst_buffer_get_video_overlay_composition_meta (buf);
+  if (!meta) {
+    gst_buffer_add_video_overlay_composition_meta (buf, comp);
+    return;
+  }
+  GstVideoOverlayComposition *merged = gst_video_overlay_composition_copy (meta->overlay);
+  for (guint i = 0; i < gst_video_overlay_composition_n_rectangles (comp); i++)
+    gst_video_overlay_composition_add_rectangle (merged,
+        gst_video_overlay_composition_get_rectangle (comp, i));
+  gst_buffer_remove_video_overlay_composition_meta (buf, meta);
+  gst_buffer_add_video_overlay_composition_meta (buf, merged);
+  gst_video_overlay_composition_unref (merged);
 }
 
 static GstFlowReturn
 gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstTorchOverlay *self = GST_TORCH_OVERLAY (trans);
+  GstTorchOverlayPrivate *priv = self->priv;
   std::vector<ta::OverlayRegion> regions;
   gpointer state = NULL;
   GstTorchClassificationMeta *m;
@@ -172,10 +351,12 @@ gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   }
   if (regions.empty ())
     return GST_FLOW_OK;
-  if (!self->have_info) {
+  if (!self->have_info || !priv->renderer) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before the first buffer."), (NULL));
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  if (priv->need_query.exchange (false))
+    priv->attach = gst_torch_overlay_downstream_composes (self);
 
   ta::OverlayStyle style;
   GST_OBJECT_LOCK (self);
@@ -187,24 +368,56 @@ gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   style.argb = self->color;
   GST_OBJECT_UNLOCK (self);
 
-  GstVideoFrame frame;
-  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READWRITE)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("A buffer of %" G_GSIZE_FORMAT " bytes is smaller than its caps say: fix the element upstream.",
-            gst_buffer_get_size (buf)), (NULL));
-    return GST_FLOW_ERROR;
-  }
-  GstFlowReturn ret = GST_FLOW_OK;
+  GstVideoOverlayComposition *comp = NULL;
   try {
-    ta::FrameView v;
-    frame_view_from (&frame, &v);
-    ta::draw_overlay (v, regions, style);
+    std::vector<std::shared_ptr<const ta::OverlayPicture>> pictures;
+    const int w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
+    for (const auto & r : regions)
+      for (auto & p : priv->renderer->render (w, h, r, style))
+        pictures.push_back (std::move (p));
+    if (pictures.empty ())
+      return GST_FLOW_OK;
+    comp = gst_torch_overlay_compose (self, pictures);
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Drawing the results failed."), ("%s", e.what ()));
-    ret = GST_FLOW_ERROR;
+    return GST_FLOW_ERROR;
   }
-  gst_video_frame_unmap (&frame);
+  GST_LOG_OBJECT (self, "%u rectangles, %s (drawn %" G_GSIZE_FORMAT ", reused %" G_GSIZE_FORMAT ")",
+      gst_video_overlay_composition_n_rectangles (comp), priv->attach ? "attached" : "blended",
+      priv->renderer->drawn (), priv->renderer->reused ());
+
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (priv->attach) {
+    attach_composition (buf, comp);
+  } else {
+    GstVideoFrame frame;
+    if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READWRITE)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("A buffer of %" G_GSIZE_FORMAT " bytes is smaller than its caps say: fix the element upstream.",
+              gst_buffer_get_size (buf)), (NULL));
+      ret = GST_FLOW_ERROR;
+    } else {
+      if (!gst_video_overlay_composition_blend (comp, &frame)) {
+        GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Drawing the results failed."),
+            ("gst_video_overlay_composition_blend refused a %s frame",
+                gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info))));
+        ret = GST_FLOW_ERROR;
+      }
+      gst_video_frame_unmap (&frame);
+    }
+  }
+  gst_video_overlay_composition_unref (comp);
   return ret;
+}
+
+static void
+gst_torch_overlay_finalize (GObject * object)
+{
+  GstTorchOverlay *self = GST_TORCH_OVERLAY (object);
+
+  delete self->priv;
+  self->priv = NULL;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
 static void
@@ -220,6 +433,7 @@ gst_torch_overlay_class_init (GstTorchOverlayClass * klass)
 
   gobject_class->set_property = gst_torch_overlay_set_property;
   gobject_class->get_property = gst_torch_overlay_get_property;
+  gobject_class->finalize = gst_torch_overlay_finalize;
 
   g_object_class_install_property (gobject_class, PROP_TOP_K,
       g_param_spec_int ("top-k", "Top k", "How many of the attached labels to draw per region",
@@ -249,7 +463,10 @@ gst_torch_overlay_class_init (GstTorchOverlayClass * klass)
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_torch_overlay_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_torch_overlay_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_torch_overlay_set_caps);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_torch_overlay_src_event);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_torch_overlay_transform_ip);
   trans_class->passthrough_on_same_caps = FALSE;
 
@@ -267,5 +484,6 @@ gst_torch_overlay_init (GstTorchOverlay * self)
   self->color = DEFAULT_COLOR;
   gst_video_info_init (&self->info);
   self->have_info = FALSE;
+  self->priv = new GstTorchOverlayPrivate ();
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }

@@ -1,133 +1,145 @@
 #include "overlay.h"
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
+#include <cairo.h>
+#include <glib.h>
+#include <pango/pangocairo.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <list>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
 
 namespace ta {
 
 namespace {
 
-constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
-
-// Layout of the box, derived from the frame height so it reads the same from 240p to 4K.
-struct Layout {
-  int line_h, pad, bar_w, thickness;
-  double font;
+// Sizes derived from the frame height, so the box reads the same from 240p to 4K.
+struct Metrics {
+  int line_h, pad, bar_w, bar_h;
+  double font_px;  // em size of the text
 };
 
-Layout layout_for(int frame_h, const OverlayStyle& s) {
-  Layout l;
-  l.line_h = std::max(10, (int)std::lround(frame_h / 22.0 * s.font_scale));
-  l.pad = std::max(2, l.line_h / 4);
-  l.font = l.line_h / 36.0;  // HERSHEY_SIMPLEX at scale 1 is about 22 px tall plus descent
-  l.thickness = std::max(1, (int)std::lround(l.line_h / 16.0));
-  l.bar_w = s.show_bars ? l.line_h * 4 : 0;
-  return l;
+Metrics metrics_for(int frame_h, const OverlayStyle& s) {
+  Metrics m;
+  m.line_h = std::max(10, (int)std::lround(frame_h / 22.0 * s.font_scale));
+  m.pad = std::max(2, m.line_h / 4);
+  m.bar_w = s.show_bars ? m.line_h * 4 : 0;
+  m.bar_h = std::max(2, m.line_h * 3 / 5);
+  // DejaVu Sans Bold's lines are 1.16 em tall: 0.78 em fills most of a line, capitals
+  // as tall as the Hershey text this replaced.
+  m.font_px = m.line_h * 0.78;
+  return m;
 }
 
-int text_width(const std::string& t, const Layout& l) {
-  int base = 0;
-  return cv::getTextSize(t, kFont, l.font, l.thickness, &base).width;
+int visible_lines(const OverlayRegion& r, const OverlayStyle& s) {
+  return std::min<int>((int)r.labels.size(), std::max(1, s.top_k));
 }
 
-struct Rgb {
-  uint8_t r, g, b;
-};
-
-void rgb_to_yuv(Rgb c, uint8_t* y, uint8_t* u, uint8_t* v) {
-  // BT.601 limited range: the overlay colour does not need the stream's exact matrix.
-  const double Y = 16 + (65.481 * c.r + 128.553 * c.g + 24.966 * c.b) / 255.0;
-  const double U = 128 + (-37.797 * c.r - 74.203 * c.g + 112.0 * c.b) / 255.0;
-  const double V = 128 + (112.0 * c.r - 93.786 * c.g - 18.214 * c.b) / 255.0;
-  *y = (uint8_t)std::lround(std::clamp(Y, 0.0, 255.0));
-  *u = (uint8_t)std::lround(std::clamp(U, 0.0, 255.0));
-  *v = (uint8_t)std::lround(std::clamp(V, 0.0, 255.0));
-}
-
-// What to draw, in box coordinates, independent of the pixel format.
-struct Ops {
-  Box box;
-  struct Text {
-    std::string s;
-    cv::Point org;
-  };
-  struct Bar {
-    cv::Rect outline, fill;
-  };
-  std::vector<Text> texts;
-  std::vector<Bar> bars;
-  Layout l;
-};
-
-Ops plan(int fw, int fh, const OverlayRegion& r, const OverlayStyle& s) {
-  Ops ops;
-  ops.l = layout_for(fh, s);
-  ops.box = overlay_box(fw, fh, r, s);
-  if (ops.box.w <= 0) return ops;
-  const Layout& l = ops.l;
-  const int n = std::min<int>((int)r.labels.size(), std::max(1, s.top_k));
-  for (int i = 0; i < n; i++) {
-    const int top = ops.box.y + l.pad + i * l.line_h;
-    int x = ops.box.x + l.pad;
-    if (l.bar_w) {
-      const int bh = std::max(2, l.line_h * 3 / 5);
-      cv::Rect outline(x, top + (l.line_h - bh) / 2, l.bar_w, bh);
-      const float sc = std::clamp(r.labels[i].score, 0.f, 1.f);
-      cv::Rect fill(outline.x, outline.y, (int)std::lround(outline.width * sc), outline.height);
-      ops.bars.push_back({outline, fill});
-      x += l.bar_w + l.pad;
+// A small least-recently-used map: few entries, so the list holds the values.
+template <typename V>
+class Lru {
+ public:
+  explicit Lru(size_t capacity) : capacity_(capacity) {}
+  V* find(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    items_.splice(items_.begin(), items_, it->second);
+    return &it->second->second;
+  }
+  V* insert(const std::string& key, V value) {
+    items_.emplace_front(key, std::move(value));
+    index_[key] = items_.begin();
+    while (items_.size() > capacity_) {
+      index_.erase(items_.back().first);
+      items_.pop_back();
     }
-    ops.texts.push_back({overlay_line(r.labels[i], s.show_scores), cv::Point(x, top + l.line_h * 3 / 4)});
+    return &items_.front().second;
   }
-  return ops;
-}
+  void clear() {
+    index_.clear();
+    items_.clear();
+  }
 
-// Draws `ops` onto one 8-bit plane (channels interleaved), clipped to the box.
-// box_value/ink are per channel; dim blends the background toward box_value.
-void draw_plane(cv::Mat plane, const Ops& ops, double scale, const std::vector<double>& box_value,
-                const std::vector<double>& ink, double box_alpha, double bar_alpha) {
-  auto S = [&](int v) { return (int)std::lround(v * scale); };
-  cv::Rect box(S(ops.box.x), S(ops.box.y), std::max(1, S(ops.box.w)), std::max(1, S(ops.box.h)));
-  box &= cv::Rect(0, 0, plane.cols, plane.rows);
-  if (box.empty()) return;
-  cv::Mat roi = plane(box);
-  cv::Scalar bg, fg;
-  for (int c = 0; c < plane.channels(); c++) {
-    bg[c] = box_value[c];
-    fg[c] = ink[c];
-  }
-  // A dark, mostly opaque background keeps the text legible on any picture.
-  cv::Mat solid(roi.size(), roi.type(), bg);
-  cv::addWeighted(solid, box_alpha, roi, 1.0 - box_alpha, 0.0, roi);
-  for (const auto& b : ops.bars) {
-    cv::Rect o(S(b.outline.x), S(b.outline.y), std::max(1, S(b.outline.width)), std::max(1, S(b.outline.height)));
-    cv::Rect f(o.x, o.y, S(b.fill.width), o.height);
-    f &= cv::Rect(0, 0, plane.cols, plane.rows);
-    if (!f.empty()) {
-      cv::Mat fr = plane(f);
-      cv::Mat ink_m(fr.size(), fr.type(), fg);
-      cv::addWeighted(ink_m, bar_alpha, fr, 1.0 - bar_alpha, 0.0, fr);
-    }
-    cv::rectangle(plane, o & cv::Rect(0, 0, plane.cols, plane.rows), fg, 1);
-  }
-  const double font = ops.l.font * scale;
-  const int thick = std::max(1, (int)std::lround(ops.l.thickness * scale));
-  // Text may overhang its line by a pixel: draw into the box only.
-  cv::Mat clip = plane(box);
-  for (const auto& t : ops.texts)
-    cv::putText(clip, t.s, cv::Point(S(t.org.x) - box.x, S(t.org.y) - box.y), kFont, font, fg, thick,
-                scale < 1.0 ? cv::LINE_8 : cv::LINE_AA);
+ private:
+  size_t capacity_;
+  std::list<std::pair<std::string, V>> items_;
+  std::unordered_map<std::string, typename std::list<std::pair<std::string, V>>::iterator> index_;
+};
+
+struct GObjectUnref {
+  void operator()(gpointer p) const { g_object_unref(p); }
+};
+using LayoutPtr = std::unique_ptr<PangoLayout, GObjectUnref>;
+
+// Labels come from files and metas: keep them to one line of valid UTF-8.
+std::string sanitize(const std::string& in) {
+  gchar* valid = g_utf8_make_valid(in.data(), (gssize)in.size());
+  std::string out(valid);
+  g_free(valid);
+  for (char& c : out)
+    if ((unsigned char)c < 0x20 || c == 0x7F) c = ' ';
+  return out;
 }
 
 }  // namespace
 
+struct OverlayRenderer::Impl {
+  PangoFontMap* font_map = nullptr;
+  PangoContext* context = nullptr;
+  // Text layouts by (text, size): labels repeat from frame to frame even when scores do not.
+  Lru<LayoutPtr> layouts{64};
+  // Pictures by everything they show.
+  Lru<std::shared_ptr<const OverlayPicture>> pictures{32};
+  size_t drawn = 0, reused = 0;
+
+  PangoLayout* layout(const std::string& text, double font_px) {
+    const int size = (int)std::lround(font_px * PANGO_SCALE);
+    const std::string key = std::to_string(size) + '\n' + text;
+    if (LayoutPtr* l = layouts.find(key)) return l->get();
+    LayoutPtr l(pango_layout_new(context));
+    PangoFontDescription* desc = pango_font_description_from_string("Sans Bold");
+    pango_font_description_set_absolute_size(desc, size);
+    pango_layout_set_font_description(l.get(), desc);
+    pango_font_description_free(desc);
+    pango_layout_set_single_paragraph_mode(l.get(), TRUE);
+    pango_layout_set_text(l.get(), text.data(), (int)text.size());
+    return layouts.insert(key, std::move(l))->get();
+  }
+};
+
+OverlayRenderer::OverlayRenderer() : impl_(new Impl) {
+  impl_->font_map = pango_cairo_font_map_new();
+  if (!impl_->font_map) throw std::runtime_error("Pango has no Cairo font map");
+  impl_->context = pango_font_map_create_context(impl_->font_map);
+  // Grey antialiasing (no subpixel colour fringes, which would tint the text on YUV) and
+  // unhinted metrics, so widths scale with the frame height instead of snapping.
+  cairo_font_options_t* opts = cairo_font_options_create();
+  cairo_font_options_set_antialias(opts, CAIRO_ANTIALIAS_GRAY);
+  cairo_font_options_set_hint_metrics(opts, CAIRO_HINT_METRICS_OFF);
+  cairo_font_options_set_hint_style(opts, CAIRO_HINT_STYLE_SLIGHT);
+  pango_cairo_context_set_font_options(impl_->context, opts);
+  cairo_font_options_destroy(opts);
+}
+
+OverlayRenderer::~OverlayRenderer() {
+  // The layouts hold the context: drop them first.
+  impl_->layouts.clear();
+  if (impl_->context) g_object_unref(impl_->context);
+  if (impl_->font_map) g_object_unref(impl_->font_map);
+}
+
+size_t OverlayRenderer::drawn() const { return impl_->drawn; }
+size_t OverlayRenderer::reused() const { return impl_->reused; }
+
+int OverlayRenderer::unknown_glyphs(const std::string& text) {
+  return pango_layout_get_unknown_glyphs_count(impl_->layout(sanitize(text), 32.0));
+}
+
 std::string overlay_line(const OverlayLabel& l, bool show_scores) {
-  std::string t;
-  for (unsigned char c : l.text) t += (c >= 0x20 && c < 0x7F) ? (char)c : '?';
+  std::string t = sanitize(l.text);
   if (show_scores) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " %.1f%%", l.score * 100.0);
@@ -136,14 +148,19 @@ std::string overlay_line(const OverlayLabel& l, bool show_scores) {
   return t;
 }
 
-Box overlay_box(int fw, int fh, const OverlayRegion& r, const OverlayStyle& s) {
-  const int n = std::min<int>((int)r.labels.size(), std::max(1, s.top_k));
+Box OverlayRenderer::results_box(int fw, int fh, const OverlayRegion& r, const OverlayStyle& s) {
+  const int n = visible_lines(r, s);
   if (n <= 0 || fw <= 0 || fh <= 0) return {0, 0, 0, 0};
-  const Layout l = layout_for(fh, s);
+  const Metrics m = metrics_for(fh, s);
   int tw = 0;
-  for (int i = 0; i < n; i++) tw = std::max(tw, text_width(overlay_line(r.labels[i], s.show_scores), l));
-  int w = l.pad * 2 + tw + (l.bar_w ? l.bar_w + l.pad : 0);
-  int h = l.pad * 2 + n * l.line_h;
+  for (int i = 0; i < n; i++) {
+    PangoRectangle logical;
+    pango_layout_get_pixel_extents(impl_->layout(overlay_line(r.labels[i], s.show_scores), m.font_px), nullptr,
+                                   &logical);
+    tw = std::max(tw, logical.width);
+  }
+  int w = m.pad * 2 + tw + (m.bar_w ? m.bar_w + m.pad : 0);
+  int h = m.pad * 2 + n * m.line_h;
   // The region, clipped to the frame.
   const int rx = std::clamp(r.x, 0, fw - 1), ry = std::clamp(r.y, 0, fh - 1);
   const int rw = std::clamp(r.w, 1, fw - rx), rh = std::clamp(r.h, 1, fh - ry);
@@ -157,44 +174,87 @@ Box overlay_box(int fw, int fh, const OverlayRegion& r, const OverlayStyle& s) {
   return {x, y, w, h};
 }
 
-void draw_overlay(const FrameView& f, const std::vector<OverlayRegion>& regions, const OverlayStyle& s) {
-  const Rgb ink{(uint8_t)(s.argb >> 16), (uint8_t)(s.argb >> 8), (uint8_t)s.argb};
-  const double bar_alpha = std::max(0.15, ((s.argb >> 24) & 0xFF) / 255.0);
-  const double box_alpha = 0.7;
-  // The planes were mapped writable by the caller; FrameView is shared with the
-  // read-only preprocessing, hence the const_cast.
-  auto mat = [&](int p, int w, int h, int type) {
-    return cv::Mat(h, w, type, const_cast<uint8_t*>(f.planes[p]), (size_t)f.strides[p]);
-  };
-  for (const auto& r : regions) {
-    const Ops ops = plan(f.width, f.height, r, s);
-    if (ops.box.w <= 0) continue;
-    PackedLayout pl;
-    if (packed_layout(f.format, &pl)) {
-      const int nch = pl.pixel_bytes;
-      std::vector<double> bg(nch, 16.0), fg(nch, 255.0);
-      fg[pl.r] = ink.r;
-      fg[pl.g] = ink.g;
-      fg[pl.b] = ink.b;
-      if (nch == 4) {  // the alpha (or padding) byte: keep the box opaque
-        const int a = 6 - pl.r - pl.g - pl.b;
-        bg[a] = fg[a] = 255.0;
-      }
-      draw_plane(mat(0, f.width, f.height, CV_8UC(nch)), ops, 1.0, bg, fg, box_alpha, bar_alpha);
-    } else {
-      uint8_t y, u, v;
-      rgb_to_yuv(ink, &y, &u, &v);
-      const int cw = (f.width + 1) / 2, ch = (f.height + 1) / 2;
-      draw_plane(mat(0, f.width, f.height, CV_8UC1), ops, 1.0, {16.0}, {(double)y}, box_alpha, bar_alpha);
-      if (f.format == PixelFormat::I420) {
-        draw_plane(mat(1, cw, ch, CV_8UC1), ops, 0.5, {128.0}, {(double)u}, box_alpha, bar_alpha);
-        draw_plane(mat(2, cw, ch, CV_8UC1), ops, 0.5, {128.0}, {(double)v}, box_alpha, bar_alpha);
-      } else {
-        draw_plane(mat(1, cw, ch, CV_8UC2), ops, 0.5, {128.0, 128.0}, {(double)u, (double)v}, box_alpha,
-                   bar_alpha);
-      }
-    }
+std::vector<std::shared_ptr<const OverlayPicture>> OverlayRenderer::render(int fw, int fh, const OverlayRegion& r,
+                                                                           const OverlayStyle& s) {
+  std::vector<std::shared_ptr<const OverlayPicture>> out;
+  const Box box = results_box(fw, fh, r, s);
+  if (box.w <= 0 || box.h <= 0) return out;
+  const Metrics m = metrics_for(fh, s);
+  const int n = visible_lines(r, s);
+
+  // What the picture shows, to the precision it shows it.
+  std::vector<std::string> lines(n);
+  std::vector<int> fills(n, 0);
+  std::string key = std::to_string(box.x) + ',' + std::to_string(box.y) + ',' + std::to_string(box.w) + ',' +
+                    std::to_string(box.h) + ',' + std::to_string(fh) + ',' + std::to_string(s.argb) + ',' +
+                    std::to_string(s.font_scale) + (s.show_bars ? ",b" : ",-");
+  for (int i = 0; i < n; i++) {
+    lines[i] = overlay_line(r.labels[i], s.show_scores);
+    // Scores come from any producer: NaN draws an empty bar.
+    const float sc = std::isfinite(r.labels[i].score) ? std::clamp(r.labels[i].score, 0.f, 1.f)
+                                                       : (r.labels[i].score > 0 ? 1.f : 0.f);
+    if (m.bar_w) fills[i] = (int)std::lround((m.bar_w - 2) * sc);
+    key += '\n' + std::to_string(fills[i]) + ' ' + lines[i];
   }
+  if (auto* hit = impl_->pictures.find(key)) {
+    impl_->reused++;
+    out.push_back(*hit);
+    return out;
+  }
+
+  auto pic = std::make_shared<OverlayPicture>();
+  pic->at = box;
+  pic->stride = cairo_format_stride_for_width(CAIRO_FORMAT_ARGB32, box.w);
+  pic->pixels.assign((size_t)pic->stride * box.h, 0);
+  cairo_surface_t* surface =
+      cairo_image_surface_create_for_data(pic->pixels.data(), CAIRO_FORMAT_ARGB32, box.w, box.h, pic->stride);
+  cairo_t* cr = cairo_create(surface);
+  if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+    const std::string why = cairo_status_to_string(cairo_status(cr));
+    cairo_destroy(cr);
+    cairo_surface_destroy(surface);
+    throw std::runtime_error("Cairo could not draw a " + std::to_string(box.w) + "x" + std::to_string(box.h) +
+                             " picture: " + why);
+  }
+  const double ink_r = ((s.argb >> 16) & 0xFF) / 255.0, ink_g = ((s.argb >> 8) & 0xFF) / 255.0,
+               ink_b = (s.argb & 0xFF) / 255.0;
+  // Bars stay visible even with a fully transparent colour.
+  const double bar_alpha = std::max(0.15, ((s.argb >> 24) & 0xFF) / 255.0);
+
+  // A dark, mostly opaque background keeps the text legible on any picture.
+  cairo_set_source_rgba(cr, 0, 0, 0, 0.7);
+  cairo_paint(cr);
+  for (int i = 0; i < n; i++) {
+    const int top = m.pad + i * m.line_h;
+    int x = m.pad;
+    if (m.bar_w) {
+      const int by = top + (m.line_h - m.bar_h) / 2;
+      cairo_set_source_rgba(cr, ink_r, ink_g, ink_b, bar_alpha);
+      cairo_rectangle(cr, x + 1, by + 1, fills[i], m.bar_h - 2);
+      cairo_fill(cr);
+      // A one-pixel outline on the pixel grid: the length of an empty bar still shows.
+      cairo_set_source_rgb(cr, ink_r, ink_g, ink_b);
+      cairo_set_line_width(cr, 1.0);
+      cairo_rectangle(cr, x + 0.5, by + 0.5, m.bar_w - 1, m.bar_h - 1);
+      cairo_stroke(cr);
+      x += m.bar_w + m.pad;
+    }
+    PangoLayout* layout = impl_->layout(lines[i], m.font_px);
+    PangoRectangle logical;
+    pango_layout_get_pixel_extents(layout, nullptr, &logical);
+    cairo_set_source_rgb(cr, ink_r, ink_g, ink_b);
+    cairo_move_to(cr, x, top + (m.line_h - logical.height) / 2.0 - logical.y);
+    pango_cairo_show_layout(cr, layout);
+  }
+  cairo_destroy(cr);
+  cairo_surface_flush(surface);
+  cairo_surface_destroy(surface);
+
+  impl_->drawn++;
+  std::shared_ptr<const OverlayPicture> done = std::move(pic);
+  impl_->pictures.insert(key, done);
+  out.push_back(std::move(done));
+  return out;
 }
 
 }  // namespace ta

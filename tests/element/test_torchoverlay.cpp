@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
+#include <pango/pangocairo.h>
 
 #include <algorithm>
 #include <cstring>
@@ -77,6 +78,23 @@ Rect changed(const GstVideoInfo& info, GstBuffer* a, GstBuffer* b, size_t* outsi
   return r;
 }
 
+// Whether the fonts installed here have a glyph for every character of `text` (the
+// element lays text out in "Sans Bold" with fontconfig's fallback, as this does).
+bool fonts_cover(const std::string& text) {
+  PangoFontMap* fm = pango_cairo_font_map_new();
+  PangoContext* ctx = pango_font_map_create_context(fm);
+  PangoLayout* l = pango_layout_new(ctx);
+  PangoFontDescription* d = pango_font_description_from_string("Sans Bold 20");
+  pango_layout_set_font_description(l, d);
+  pango_layout_set_text(l, text.c_str(), -1);
+  const bool ok = pango_layout_get_unknown_glyphs_count(l) == 0;
+  pango_font_description_free(d);
+  g_object_unref(l);
+  g_object_unref(ctx);
+  g_object_unref(fm);
+  return ok;
+}
+
 struct OverlayRun {
   GstVideoInfo info;
   GstBuffer* in = nullptr;
@@ -88,15 +106,24 @@ struct OverlayRun {
 };
 
 // Pushes one frame (with a result at x,y,w,h unless w == 0) through torchoverlay.
+// label: one result with that label only, instead of add_result's three.
+// composes: the harness's sink says in the ALLOCATION query that it takes
+// GstVideoOverlayCompositionMeta, as a sink that composes in hardware does.
 void overlay(OverlayRun* r, const std::string& format, int width, int height, const std::string& props,
-             guint x, guint y, guint w, guint h) {
+             guint x, guint y, guint w, guint h, const char* label = nullptr, bool composes = false) {
   GstHarness* hn = gst_harness_new_parse(("torchoverlay " + props).c_str());
+  if (composes) gst_harness_add_propose_allocation_meta(hn, GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, nullptr);
   const std::string caps = "video/x-raw,format=" + format + ",width=" + std::to_string(width) +
                            ",height=" + std::to_string(height) + ",framerate=30/1";
   gst_harness_set_src_caps_str(hn, caps.c_str());
   gst_video_info_set_format(&r->info, gst_video_format_from_string(format.c_str()), width, height);
   GstBuffer* b = make_frame(r->info);
-  if (w) add_result(b, x, y, w, h);
+  if (w && label) {
+    GstTorchClassificationMeta* m = gst_buffer_add_torch_classification_meta(b, "resnet50", x, y, w, h);
+    gst_torch_classification_meta_add_label(m, 1, label, 0.5f);
+  } else if (w) {
+    add_result(b, x, y, w, h);
+  }
   r->in = gst_buffer_copy_deep(b);
   r->out = gst_harness_push_and_pull(hn, b);
   ASSERT_TRUE(r->out);
@@ -216,4 +243,176 @@ TEST(TorchOverlay, ColorIsTheTextColour) {
   gst_video_frame_unmap(&f);
   EXPECT_GT(red, 100);
   EXPECT_EQ(other_bright, 0);
+}
+
+// UTF-8 labels are drawn as their own glyphs. The old Hershey font drew every byte of a
+// non-ASCII character as '?': each label is compared with that rendering, which must differ
+// where the text is, and the text must be there (bright pixels right of the padding).
+TEST(TorchOverlay, NonAsciiLabelsAreDrawn) {
+  struct Case {
+    const char* label;
+    const char* as_question_marks;
+  };
+  for (const Case& c : {Case{"Egyptian cat", nullptr}, Case{"Straßenbahn", "Stra??enbahn"}, Case{"猫", "???"}}) {
+    SCOPED_TRACE(c.label);
+    // The CJK case comes last: skipping it skips nothing else.
+    if (!fonts_cover(c.label)) {
+      GTEST_SKIP() << "no installed font has a glyph for every character of \"" << c.label
+                   << "\" (Debian: fonts-droid-fallback or fonts-noto-cjk for CJK)";
+    }
+    OverlayRun r;
+    overlay(&r, "RGB", 640, 480, "show-bars=false show-scores=false top-k=1", 0, 0, 640, 480, c.label);
+    Rect box = changed(r.info, r.in, r.out);
+    ASSERT_FALSE(box.empty()) << "nothing drawn";
+    const int line_h = 480 / 22, pad = line_h / 4;
+    // Text pixels: white on the dark box, inside the padding.
+    GstVideoFrame f;
+    ASSERT_TRUE(gst_video_frame_map(&f, &r.info, r.out, GST_MAP_READ));
+    int bright = 0;
+    Rect text;
+    for (int y = box.y0; y <= box.y1; y++)
+      for (int x = box.x0; x <= box.x1; x++) {
+        const guint8* p = (const guint8*)GST_VIDEO_FRAME_PLANE_DATA(&f, 0) + y * GST_VIDEO_FRAME_PLANE_STRIDE(&f, 0) + x * 3;
+        if (p[0] > 200 && p[1] > 200 && p[2] > 200) {
+          bright++;
+          text.x0 = std::min(text.x0, x);
+          text.y0 = std::min(text.y0, y);
+          text.x1 = std::max(text.x1, x);
+          text.y1 = std::max(text.y1, y);
+        }
+      }
+    gst_video_frame_unmap(&f);
+    EXPECT_GT(bright, 20) << "no text";
+    ASSERT_FALSE(text.empty());
+    EXPECT_GE(text.x0, pad - 1);
+    EXPECT_LE(text.x1, box.x1 - pad + 1);
+    EXPECT_GT(text.h(), line_h / 3) << "glyphs are a line tall, not a dot";
+    // One glyph of the CJK label is at least half a line wide (a '?' is narrower).
+    EXPECT_GT(text.w(), line_h / 2);
+    if (!c.as_question_marks) continue;
+    OverlayRun q;
+    overlay(&q, "RGB", 640, 480, "show-bars=false show-scores=false top-k=1", 0, 0, 640, 480, c.as_question_marks);
+    GstMapInfo a, b;
+    gst_buffer_map(r.out, &a, GST_MAP_READ);
+    gst_buffer_map(q.out, &b, GST_MAP_READ);
+    EXPECT_NE(memcmp(a.data, b.data, a.size), 0) << "drawn like its question marks";
+    gst_buffer_unmap(r.out, &a);
+    gst_buffer_unmap(q.out, &b);
+  }
+}
+
+// A downstream that composes (says so in the ALLOCATION query) gets the pixels untouched
+// and the composition attached; blending that composition gives what torchoverlay blends
+// for a downstream that does not.
+TEST(TorchOverlay, AttachesTheCompositionWhenDownstreamComposes) {
+  for (const char* fmt : {"BGRx", "RGB", "I420", "NV12"}) {
+    SCOPED_TRACE(fmt);
+    OverlayRun attached, blended;
+    overlay(&attached, fmt, 640, 360, "", 0, 0, 640, 360, nullptr, true);
+    overlay(&blended, fmt, 640, 360, "", 0, 0, 640, 360, nullptr, false);
+    EXPECT_TRUE(changed(attached.info, attached.in, attached.out).empty()) << "pixels touched";
+    GstVideoOverlayCompositionMeta* m = gst_buffer_get_video_overlay_composition_meta(attached.out);
+    ASSERT_NE(m, nullptr) << "no composition attached";
+    ASSERT_GE(gst_video_overlay_composition_n_rectangles(m->overlay), 1u);
+    EXPECT_EQ(gst_buffer_get_video_overlay_composition_meta(blended.out), nullptr);
+    gint x, y;
+    guint w, h;
+    gst_video_overlay_rectangle_get_render_rectangle(gst_video_overlay_composition_get_rectangle(m->overlay, 0), &x, &y,
+                                                     &w, &h);
+    EXPECT_EQ(x, 0);
+    EXPECT_EQ(y, 0);
+    Rect c = changed(blended.info, blended.in, blended.out);
+    EXPECT_EQ((int)w, c.w());
+    EXPECT_EQ((int)h, c.h());
+
+    // What the sink would show, composed here on the CPU.
+    GstBuffer* composed = gst_buffer_copy_deep(attached.out);
+    GstVideoFrame f;
+    ASSERT_TRUE(gst_video_frame_map(&f, &attached.info, composed, GST_MAP_READWRITE));
+    ASSERT_TRUE(gst_video_overlay_composition_blend(m->overlay, &f));
+    gst_video_frame_unmap(&f);
+    GstMapInfo a, b;
+    gst_buffer_map(composed, &a, GST_MAP_READ);
+    gst_buffer_map(blended.out, &b, GST_MAP_READ);
+    ASSERT_EQ(a.size, b.size);
+    int worst = 0;
+    for (gsize i = 0; i < a.size; i++) worst = std::max(worst, std::abs((int)a.data[i] - (int)b.data[i]));
+    EXPECT_EQ(worst, 0);
+    gst_buffer_unmap(composed, &a);
+    gst_buffer_unmap(blended.out, &b);
+    gst_buffer_unref(composed);
+  }
+}
+
+// Something upstream attached its own composition (a subtitle): ours is added to it.
+TEST(TorchOverlay, KeepsACompositionAttachedUpstream) {
+  GstHarness* hn = gst_harness_new("torchoverlay");
+  gst_harness_add_propose_allocation_meta(hn, GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, nullptr);
+  gst_harness_set_src_caps_str(hn, "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1");
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGBA, 320, 240);
+  GstBuffer* b = make_frame(info);
+  add_result(b, 0, 0, 320, 240);
+  GstBuffer* px = gst_buffer_new_allocate(nullptr, 16 * 16 * 4, nullptr);
+  gst_buffer_memset(px, 0, 0xFF, 16 * 16 * 4);
+  gst_buffer_add_video_meta(px, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, 16, 16);
+  GstVideoOverlayRectangle* sub = gst_video_overlay_rectangle_new_raw(px, 100, 200, 16, 16, GST_VIDEO_OVERLAY_FORMAT_FLAG_NONE);
+  GstVideoOverlayComposition* comp = gst_video_overlay_composition_new(sub);
+  gst_buffer_add_video_overlay_composition_meta(b, comp);
+  GstBuffer* out = gst_harness_push_and_pull(hn, b);
+  ASSERT_TRUE(out);
+  GstVideoOverlayCompositionMeta* m = gst_buffer_get_video_overlay_composition_meta(out);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(gst_video_overlay_composition_n_rectangles(m->overlay), 2u);
+  // The upstream rectangle (a copy: the composition was copied to add ours) comes first.
+  gint x, y;
+  guint w, h;
+  gst_video_overlay_rectangle_get_render_rectangle(gst_video_overlay_composition_get_rectangle(m->overlay, 0), &x, &y, &w, &h);
+  EXPECT_EQ(x, 100);
+  EXPECT_EQ(y, 200);
+  EXPECT_EQ(w, 16u);
+  gst_video_overlay_rectangle_get_render_rectangle(gst_video_overlay_composition_get_rectangle(m->overlay, 1), &x, &y, &w, &h);
+  EXPECT_EQ(x, 0);
+  EXPECT_EQ(y, 0);
+  EXPECT_GT(w, 100u);
+  gst_buffer_unref(out);
+  gst_video_overlay_composition_unref(comp);
+  gst_video_overlay_rectangle_unref(sub);
+  gst_buffer_unref(px);
+  gst_harness_teardown(hn);
+}
+
+// A still scene: the same results on every frame are drawn once and reused, and the
+// output stays what a fresh element draws.
+TEST(TorchOverlay, RepeatedResultsDrawTheSame) {
+  GstHarness* hn = gst_harness_new("torchoverlay");
+  gst_harness_set_src_caps_str(hn, "video/x-raw,format=I420,width=640,height=360,framerate=30/1");
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_I420, 640, 360);
+  std::vector<GstBuffer*> outs;
+  for (int i = 0; i < 4; i++) {
+    GstBuffer* b = make_frame(info);
+    if (i == 2) {  // other scores in between
+      GstTorchClassificationMeta* m = gst_buffer_add_torch_classification_meta(b, "resnet50", 0, 0, 640, 360);
+      gst_torch_classification_meta_add_label(m, 1, "tabby", 0.33f);
+    } else {
+      add_result(b, 0, 0, 640, 360);
+    }
+    outs.push_back(gst_harness_push_and_pull(hn, b));
+    ASSERT_TRUE(outs.back());
+  }
+  GstMapInfo m0, m1, m2, m3;
+  gst_buffer_map(outs[0], &m0, GST_MAP_READ);
+  gst_buffer_map(outs[1], &m1, GST_MAP_READ);
+  gst_buffer_map(outs[2], &m2, GST_MAP_READ);
+  gst_buffer_map(outs[3], &m3, GST_MAP_READ);
+  EXPECT_EQ(memcmp(m0.data, m1.data, m0.size), 0);
+  EXPECT_NE(memcmp(m0.data, m2.data, m0.size), 0);
+  EXPECT_EQ(memcmp(m0.data, m3.data, m0.size), 0);
+  gst_buffer_unmap(outs[0], &m0);
+  gst_buffer_unmap(outs[1], &m1);
+  gst_buffer_unmap(outs[2], &m2);
+  gst_buffer_unmap(outs[3], &m3);
+  for (GstBuffer* o : outs) gst_buffer_unref(o);
+  gst_harness_teardown(hn);
 }
