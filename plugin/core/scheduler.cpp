@@ -39,6 +39,11 @@ void Scheduler::take_live_result() {
 
 bool Scheduler::push(void* frame, uint64_t pts) {
   std::shared_ptr<Sync> s = sync_;
+  // What a job calls once ready: it keeps the lock and the wake-up alive on its own.
+  auto notify = [s] {
+    std::lock_guard<std::mutex> g(s->mu);
+    s->cv.notify_all();
+  };
   std::unique_lock<std::mutex> l(s->mu);
   const bool due = index_ % (uint64_t)cfg_.interval == 0;
   if (cfg_.live) {
@@ -50,7 +55,7 @@ bool Scheduler::push(void* frame, uint64_t pts) {
     std::shared_ptr<Job> job;
     if (submit) {
       l.unlock();
-      job = submit_(frame, [s] { std::lock_guard<std::mutex> g(s->mu); s->cv.notify_all(); });
+      job = submit_(frame, notify);
       l.lock();
       live_job_ = job;
       live_job_pts_ = pts;
@@ -71,7 +76,7 @@ bool Scheduler::push(void* frame, uint64_t pts) {
   if (own) {
     // Preprocessing happens in submit: the output side goes on meanwhile.
     l.unlock();
-    job = submit_(frame, [s] { std::lock_guard<std::mutex> g(s->mu); s->cv.notify_all(); });
+    job = submit_(frame, notify);
     l.lock();
     if (!job) throw std::logic_error("the scheduler's submit returned no job");
     last_job_ = job;

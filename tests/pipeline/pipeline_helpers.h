@@ -304,16 +304,23 @@ class TempPath {
   std::string dir_, path_;
 };
 
+// Parses a gst-launch description into *p; "" or the parser's error (then *p is null).
+inline std::string parse_pipeline(const std::string& desc, GstElement** p) {
+  GError* err = nullptr;
+  *p = gst_parse_launch(desc.c_str(), &err);
+  if (*p && !err) return "";
+  std::string e = err ? err->message : "parse failed";
+  g_clear_error(&err);
+  if (*p) gst_object_unref(*p);
+  *p = nullptr;
+  return e;
+}
+
 // Runs a gst-launch description to EOS (bounded). Returns "" or the error text.
 inline std::string run_to_eos(const std::string& desc, Seconds timeout) {
-  GError* err = nullptr;
-  GstElement* p = gst_parse_launch(desc.c_str(), &err);
-  if (!p || err) {
-    std::string e = err ? err->message : "parse failed";
-    g_clear_error(&err);
-    if (p) gst_object_unref(p);
-    return e;
-  }
+  GstElement* p = nullptr;
+  const std::string perr = parse_pipeline(desc, &p);
+  if (!perr.empty()) return perr;
   std::string result;
   gst_element_set_state(p, GST_STATE_PLAYING);
   GstBus* bus = gst_element_get_bus(p);

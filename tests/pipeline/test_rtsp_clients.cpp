@@ -125,14 +125,9 @@ std::string gst_frames(const std::string& url, const std::string& protocols, int
   const std::string desc = "rtspsrc location=" + url + " latency=100 protocols=" + protocols +
                            " ! decodebin ! videoconvert ! video/x-raw,format=RGB,width=" + std::to_string(kW) +
                            ",height=" + std::to_string(kH) + " ! fakesink name=sink";
-  GError* err = nullptr;
-  GstElement* p = gst_parse_launch(desc.c_str(), &err);
-  if (!p || err) {
-    std::string e = err ? err->message : "parse failed";
-    g_clear_error(&err);
-    if (p) gst_object_unref(p);
-    return e;
-  }
+  GstElement* p = nullptr;
+  const std::string perr = parse_pipeline(desc, &p);
+  if (!perr.empty()) return perr;
   struct Sink {
     std::mutex mu;
     std::vector<Frame> frames;

@@ -112,32 +112,44 @@ TEST(TopLogits, ModelTopLogitsEqualTheFullScores) {
   }
 }
 
-// What keeps a frame's planes valid (the element's mapped buffer, or the decoder's CUDA
-// memory) is let go once its batch has run, also when the batch failed; a frame on the
-// device without one is refused at once.
-TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
-  TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
+// The tiny TorchScript fixture on the CPU behind an engine of `batch` frames.
+static std::shared_ptr<Engine> tiny_cpu_engine(const std::string& tiny, int batch) {
   ModelConfig c;
   c.model_location = tiny;
   c.device = "cpu";
   c.input_size = 64;
   EngineOptions eo;
-  // A batch of three that only two frames join: it waits for flush() (batch_timeout_ms 0),
-  // so the check before the flush cannot race the worker.
-  eo.batch_size = 3;
+  eo.batch_size = batch;
   LoadReport r;
-  auto engine = Engine::acquire("", c, eo, &r);
-  ASSERT_FALSE(engine->model().gpu_preprocessing()) << "a CPU model";
+  return Engine::acquire("", c, eo, &r);
+}
 
-  std::vector<uint8_t> pixels(32 * 32 * 3, 128);
+// A 32x32 RGB frame of one grey over `pixels`, and the preprocessing to the tiny input.
+static FrameView grey_frame(std::vector<uint8_t>& pixels, uint8_t grey, PreprocessConfig* pc) {
+  pixels.assign(32 * 32 * 3, grey);
   FrameView v;
   v.format = PixelFormat::RGB;
   v.width = v.height = 32;
   v.planes[0] = pixels.data();
   v.strides[0] = 32 * 3;
+  pc->resize_size = 72;
+  pc->crop_size = 64;
+  return v;
+}
+
+// What keeps a frame's planes valid (the element's mapped buffer, or the decoder's CUDA
+// memory) is let go once its batch has run, also when the batch failed; a frame on the
+// device without one is refused at once.
+TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
+  TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
+  // A batch of three that only two frames join: it waits for flush() (batch_timeout_ms 0),
+  // so the check before the flush cannot race the worker.
+  auto engine = tiny_cpu_engine(tiny, 3);
+  ASSERT_FALSE(engine->model().gpu_preprocessing()) << "a CPU model";
+
+  std::vector<uint8_t> pixels;
   PreprocessConfig pc;
-  pc.resize_size = 72;
-  pc.crop_size = 64;
+  FrameView v = grey_frame(pixels, 128, &pc);
 
   auto hold = std::make_shared<int>(1);
   std::weak_ptr<int> watch = hold;
@@ -166,15 +178,7 @@ TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
 // by name), and the host job's result is the one it gets alone.
 TEST(EngineBatches, HostInputsAndFramesNeverShareABatch_n) {
   TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
-  ModelConfig c;
-  c.model_location = tiny;
-  c.device = "cpu";
-  c.input_size = 64;
-  EngineOptions eo;
-  eo.batch_size = 2;
-  LoadReport r;
-  auto engine = Engine::acquire("", c, eo, &r);
-
+  auto engine = tiny_cpu_engine(tiny, 2);
   std::vector<float> input(3 * 64 * 64);
   for (size_t i = 0; i < input.size(); i++) input[i] = std::sin(0.01f * (float)i);
   auto alone = engine->submit(input, 3);
@@ -182,15 +186,9 @@ TEST(EngineBatches, HostInputsAndFramesNeverShareABatch_n) {
   ASSERT_TRUE(alone->wait(nullptr));
   ASSERT_TRUE(alone->error().empty()) << alone->error();
 
-  std::vector<uint8_t> pixels(32 * 32 * 3, 90);
-  FrameView v;
-  v.format = PixelFormat::RGB;
-  v.width = v.height = 32;
-  v.planes[0] = pixels.data();
-  v.strides[0] = 32 * 3;
+  std::vector<uint8_t> pixels;
   PreprocessConfig pc;
-  pc.resize_size = 72;
-  pc.crop_size = 64;
+  FrameView v = grey_frame(pixels, 90, &pc);
   auto host = engine->submit(input, 3);
   auto staged = engine->submit_frame(v, pc, 3);
   engine->flush();
