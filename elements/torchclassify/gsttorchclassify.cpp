@@ -325,6 +325,7 @@ gst_torch_classify_start (GstBaseTransform * trans)
 
     ta::LoadReport report;
     p->engine = ta::Engine::acquire (instance_id, mc, eo, &report);
+    p->run_private_engine = instance_id.empty ();
     ta::Model & model = p->engine->model ();
     for (const auto &s : report.infos)
       GST_INFO_OBJECT (self, "%s", s.c_str ());

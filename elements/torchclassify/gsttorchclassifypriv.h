@@ -83,6 +83,7 @@ struct GstTorchClassifyPrivate {
   bool run_post_messages = false;
   int run_batch_size = AUTO_BATCH_SIZE;
   bool run_auto_batch = true;
+  bool run_private_engine = true;  /* no model-instance-id: only this element fills batches */
   int run_interval = DEFAULT_INTERVAL;
   GstTorchMode run_mode = DEFAULT_MODE;
 

@@ -174,7 +174,14 @@ gst_torch_classify_make_scheduler (GstTorchClassify * self)
 {
   return std::make_unique<ta::Scheduler>(
       [self](void *frame, std::function<void()> notify) {
-        return submit_buffer (self, static_cast<GstBuffer *> (frame), std::move (notify));
+        GstTorchClassifyPrivate *p = self->priv;
+        std::shared_ptr<ta::Job> job = submit_buffer (self, static_cast<GstBuffer *> (frame),
+            std::move (notify));
+        /* Live mode has one frame in the model at a time: a private engine's batch would
+         * never fill, so it runs at once (shared engines batch the other streams' frames). */
+        if (p->sched->config ().live && p->run_private_engine)
+          p->engine->flush ();
+        return job;
       },
       [](void *frame) { gst_buffer_unref (static_cast<GstBuffer *> (frame)); });
 }

@@ -247,3 +247,21 @@ TEST(Flow, Bf16OnTheCpuWarnsOnlyWithoutNativeSupport) {
   gst_object_unref(p);
   EXPECT_EQ(warned, !ta::cpu_has_native_bf16()) << (ta::cpu_has_native_bf16() ? "this CPU has native bf16" : "this CPU has none");
 }
+
+// Live mode keeps one frame in the model at a time: with batch-size=4 on a model of its
+// own the batch would never fill, and no frame would ever get a result (it did not, before).
+TEST(Flow, LiveModeWithABatchSizeOnAPrivateModelStillGetsResults) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  GstHarness* h = harness("model-location=" + model + " mode=live batch-size=4");
+  bool got = false;
+  for (int i = 0; i < 400 && !got; i++) {
+    ASSERT_EQ(gst_harness_push(h, frame((guint8)i, i * GST_SECOND / 30)), GST_FLOW_OK);
+    GstBuffer* out = pull_within(h, 20.0);
+    ASSERT_TRUE(out) << "a live frame was held";
+    got = gst_buffer_get_n_torch_classification_metas(out) == 1;
+    gst_buffer_unref(out);
+    g_usleep(10000);
+  }
+  EXPECT_TRUE(got) << "no live frame got a result in 400 frames";
+  gst_harness_teardown(h);
+}
