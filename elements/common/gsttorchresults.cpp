@@ -59,15 +59,16 @@ GstTorchResults::set_stream_start (GstEvent * event)
 
 ta::FrameResults
 GstTorchResults::next (GstElement * element, GstPad * sinkpad,
-    const std::string & stream_name, GstBuffer * buffer)
+    const std::optional<std::string> & stream_name, GstBuffer * buffer)
 {
   ta::FrameResults r;
   gpointer state = NULL;
   GstTorchClassificationMeta *m;
 
-  if (!stream_name.empty ()) {
-    r.stream = stream_name;
-  } else {
+  GST_OBJECT_LOCK (element);
+  r.stream = stream_name.value_or ("");
+  GST_OBJECT_UNLOCK (element);
+  if (r.stream.empty ()) {
     if (stream_id_.empty ()) {
       gchar *id = gst_pad_get_stream_id (sinkpad);
       stream_id_ = id ? id : "";

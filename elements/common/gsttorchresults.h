@@ -7,6 +7,7 @@
 
 #include "json_lines.h"
 
+#include <optional>
 #include <string>
 
 /* What torchmetasink and torchmetaconvert both keep on their streaming thread to turn
@@ -27,16 +28,14 @@ public:
   void set_stream_start (GstEvent * event);
 
   /* The results of `buffer`, the next frame of the stream (the counter then moves on).
-   * `stream_name` is the element's stream-name property ("" for unset); unset, the
-   * stream is the upstream stream-id, else the element's name. */
+   * `stream_name` is the element's stream-name property, read under the element's
+   * object lock; unset or empty, the stream is the upstream stream-id, else the
+   * element's name. */
   ta::FrameResults next (GstElement * element, GstPad * sinkpad,
-      const std::string & stream_name, GstBuffer * buffer);
+      const std::optional<std::string> & stream_name, GstBuffer * buffer);
 
   /* How many frames next() gave since reset(). */
   guint64 frames () const { return frame_; }
-
-  gint width () const { return width_; }
-  gint height () const { return height_; }
 
 private:
   std::string stream_id_;

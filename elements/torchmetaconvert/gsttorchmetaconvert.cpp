@@ -100,8 +100,7 @@ gst_torch_meta_convert_sink_event (GstPad * pad, GstObject * parent, GstEvent * 
 
       gst_event_parse_caps (event, &caps);
       results.set_caps (caps);
-      GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT ": %dx%d", caps, results.width (),
-          results.height ());
+      GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
       gst_event_unref (event);
       /* Ours are fixed: a change of the video caps changes nothing downstream. */
       if (gst_pad_has_current_caps (self->srcpad))
@@ -127,15 +126,11 @@ gst_torch_meta_convert_chain (GstPad * pad, GstObject * parent, GstBuffer * buff
   GstTorchMetaConvert *self = GST_TORCH_META_CONVERT (parent);
   TorchMetaConvertPrivate *priv = self->priv;
   const guint64 frame = priv->results.frames ();
-  std::string stream_name;
   GstBuffer *out = NULL;
 
-  GST_OBJECT_LOCK (self);
-  stream_name = priv->stream_name.value_or ("");
-  GST_OBJECT_UNLOCK (self);
   try {
     std::string line = ta::to_json_line (priv->results.next (GST_ELEMENT (self), pad,
-            stream_name, buffer));
+            priv->stream_name, buffer));
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s", frame, line.c_str ());
     line += '\n';
     out = gst_buffer_new_memdup (line.data (), line.size ());

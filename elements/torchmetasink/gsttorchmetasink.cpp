@@ -403,13 +403,9 @@ gst_torch_meta_sink_stop (GstBaseSink * sink)
 static gboolean
 gst_torch_meta_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
-  GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
-  GstTorchResults & results = self->priv->results;
-
   /* A size missing in the caps is null in the output. */
-  results.set_caps (caps);
-  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT ": %dx%d", caps, results.width (),
-      results.height ());
+  GST_TORCH_META_SINK (sink)->priv->results.set_caps (caps);
+  GST_DEBUG_OBJECT (sink, "caps %" GST_PTR_FORMAT, caps);
   return TRUE;
 }
 
@@ -448,14 +444,10 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
   const guint64 frame = priv->results.frames ();
-  std::string stream_name;
 
-  GST_OBJECT_LOCK (self);
-  stream_name = priv->stream_name.value_or ("");
-  GST_OBJECT_UNLOCK (self);
   try {
     const ta::FrameResults r = priv->results.next (GST_ELEMENT (self),
-        GST_BASE_SINK_PAD (self), stream_name, buffer);
+        GST_BASE_SINK_PAD (self), priv->stream_name, buffer);
     const std::string line = ta::to_json_line (r);
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s", frame, line.c_str ());
     /* MQTT queues and never waits for the network; a file writes the whole line. */
