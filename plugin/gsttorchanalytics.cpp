@@ -8,6 +8,7 @@
 #include <gst/gst.h>
 
 #include "gsttorchclassify.h"
+#include "gsttorchmetaconvert.h"
 #include "gsttorchmetasink.h"
 #include "gsttorchoverlay.h"
 
@@ -17,6 +18,7 @@ plugin_init (GstPlugin * plugin)
   gboolean ret = FALSE;
 
   ret |= GST_ELEMENT_REGISTER (torchclassify, plugin);
+  ret |= GST_ELEMENT_REGISTER (torchmetaconvert, plugin);
   ret |= GST_ELEMENT_REGISTER (torchmetasink, plugin);
   ret |= GST_ELEMENT_REGISTER (torchoverlay, plugin);
 

@@ -38,11 +38,9 @@
 
 #include "gsttorchmetasink.h"
 #include "gsttorcherror.h"
-
-#include "gsttorchclassificationmeta.h"
+#include "gsttorchresults.h"
 
 #include "error.h"
-#include "json_lines.h"
 #include "transports/sink_transports.h"
 
 #include <algorithm>
@@ -97,11 +95,7 @@ struct TorchMetaSinkPrivate
   guint mqtt_max_queued_used = DEFAULT_MQTT_MAX_QUEUED;
   guint64 dropped = 0;          /* the count of the last run, after stop() */
 
-  /* the streaming thread's */
-  std::string stream_id;        /* from the last STREAM_START event */
-  guint64 frame = 0;
-  gint width = -1;              /* -1: not in the caps */
-  gint height = -1;
+  GstTorchResults results;      /* the streaming thread's */
 };
 
 /* The plain string property `prop_id` stands for ("" is unset); NULL for the others. */
@@ -147,26 +141,6 @@ void
 wipe (std::string & s)
 {
   std::fill (s.begin (), s.end (), '\0');
-}
-
-/* One meta as the serializer's struct. */
-ta::JsonClassification
-classification_of (const GstTorchClassificationMeta * m)
-{
-  ta::JsonClassification c;
-  c.model = m->model ? m->model : "";
-  if (GST_CLOCK_TIME_IS_VALID (m->source_pts))
-    c.source_pts = m->source_pts;
-  c.x = m->x;
-  c.y = m->y;
-  c.w = m->width;
-  c.h = m->height;
-  c.labels.reserve (m->n_labels);
-  for (guint i = 0; i < m->n_labels; i++) {
-    const GstTorchClassLabel & l = m->labels[i];
-    c.labels.push_back ({l.class_id, l.label ? l.label : "", l.score});
-  }
-  return c;
 }
 
 }  // namespace
@@ -381,9 +355,7 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
   priv->dropped = 0;
   GST_OBJECT_UNLOCK (self);
 
-  priv->frame = 0;
-  priv->width = priv->height = -1;
-  priv->stream_id.clear ();
+  priv->results.reset ();
 
   ta::TransportCallbacks cb;
   cb.on_event =[self](ta::TransportEvent ev, const std::string & text,
@@ -424,24 +396,16 @@ gst_torch_meta_sink_stop (GstBaseSink * sink)
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
 
   gst_torch_meta_sink_stop_outputs (self);
-  GST_INFO_OBJECT (self, "rendered %" G_GUINT64_FORMAT " frames", self->priv->frame);
+  GST_INFO_OBJECT (self, "rendered %" G_GUINT64_FORMAT " frames", self->priv->results.frames ());
   return TRUE;
 }
 
 static gboolean
 gst_torch_meta_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
-  GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
-  TorchMetaSinkPrivate *priv = self->priv;
-  const GstStructure *s = gst_caps_get_structure (caps, 0);
-  gint w, h;
-
-  /* The template takes any video/x-raw, even caps without a size: "width" and
-   * "height" are then null in the output. */
-  priv->width = gst_structure_get_int (s, "width", &w) ? w : -1;
-  priv->height = gst_structure_get_int (s, "height", &h) ? h : -1;
-  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT ": %dx%d", caps, priv->width,
-      priv->height);
+  /* A size missing in the caps is null in the output. */
+  GST_TORCH_META_SINK (sink)->priv->results.set_caps (caps);
+  GST_DEBUG_OBJECT (sink, "caps %" GST_PTR_FORMAT, caps);
   return TRUE;
 }
 
@@ -452,12 +416,7 @@ gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event)
   TorchMetaSinkPrivate *priv = self->priv;
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
-    /* A sink pad stores a sticky event only after this handler accepted it, so take
-     * the id from the event rather than from gst_pad_get_stream_id(). */
-    const gchar *id = NULL;
-    gst_event_parse_stream_start (event, &id);
-    priv->stream_id = id ? id : "";
-    GST_DEBUG_OBJECT (self, "stream-id %s", priv->stream_id.c_str ());
+    priv->results.set_stream_start (event);
   } else if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     /* No wait for the network here (stop() drains MQTT); a word on what was dropped. */
     for (auto & t : priv->outputs) {
@@ -479,57 +438,18 @@ gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
 
-/* The "stream" member: the property, else the upstream stream-id, else our name. */
-static std::string
-gst_torch_meta_sink_stream_name (GstTorchMetaSink * self)
-{
-  TorchMetaSinkPrivate *priv = self->priv;
-  std::string name;
-
-  GST_OBJECT_LOCK (self);
-  name = priv->stream_name.value_or ("");
-  GST_OBJECT_UNLOCK (self);
-  if (!name.empty ())
-    return name;
-
-  if (priv->stream_id.empty ()) {
-    gchar *id = gst_pad_get_stream_id (GST_BASE_SINK_PAD (self));
-    priv->stream_id = id ? id : "";
-    g_free (id);
-  }
-  if (!priv->stream_id.empty ())
-    return priv->stream_id;
-
-  gchar *ename = gst_element_get_name (GST_ELEMENT (self));
-  name = ename;
-  g_free (ename);
-  return name;
-}
-
 static GstFlowReturn
 gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
   GstTorchMetaSink *self = GST_TORCH_META_SINK (sink);
   TorchMetaSinkPrivate *priv = self->priv;
-  ta::FrameResults r;
-  gpointer state = NULL;
-  GstTorchClassificationMeta *m;
+  const guint64 frame = priv->results.frames ();
 
   try {
-    r.stream = gst_torch_meta_sink_stream_name (self);
-    r.frame = priv->frame;
-    if (GST_BUFFER_PTS_IS_VALID (buffer))
-      r.pts = GST_BUFFER_PTS (buffer);
-    if (priv->width >= 0)
-      r.width = priv->width;
-    if (priv->height >= 0)
-      r.height = priv->height;
-    while ((m = gst_buffer_iterate_torch_classification_meta (buffer, &state)))
-      r.classifications.push_back (classification_of (m));
-
+    const ta::FrameResults r = priv->results.next (GST_ELEMENT (self),
+        GST_BASE_SINK_PAD (self), priv->stream_name, buffer);
     const std::string line = ta::to_json_line (r);
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s", priv->frame,
-        line.c_str ());
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %s", frame, line.c_str ());
     /* MQTT queues and never waits for the network; a file writes the whole line. */
     for (auto & t : priv->outputs)
       t->publish (r.stream, line);
@@ -538,11 +458,10 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     return GST_FLOW_ERROR;
   } catch (const std::exception & e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Could not write the results of frame %" G_GUINT64_FORMAT ".", priv->frame),
+        ("Could not write the results of frame %" G_GUINT64_FORMAT ".", frame),
         ("%s", e.what ()));
     return GST_FLOW_ERROR;
   }
-  priv->frame++;
   return GST_FLOW_OK;
 }
 
