@@ -2,6 +2,7 @@
 """Reference fixtures for the torchanalytics tests, made with torchvision itself.
 
     make_fixtures.py --out DIR --stamp FILE [--force]
+    make_fixtures.py --out DIR --only resnet50_seeded     (scripts/gpu-check)
 
 Writes into DIR: seeded torchvision models (state dicts and TorchScript), deliberately broken
 model files for the negative tests, label files, synthetic RGB frames, the same frames as
@@ -19,6 +20,7 @@ touched), so the fixtures cost their 10-40 s (2 cores) once per build directory.
 import argparse
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -482,14 +484,72 @@ def touch(path):
         os.utime(path, None)
 
 
+def make_only_resnet50(out, script_sha, force):
+    """Only resnet50_seeded.pth, for scripts/gpu-check. With torchvision, Pillow and NumPy:
+    the reference fixture itself (the same frames and recipe as main() below, so the same
+    weights). Without them, or with TA_FIXTURES_TORCH_ONLY=1: make_resnet50_seeded.py's
+    torch-only ResNet50 (torchvision's key names and shapes, its own seeded weights).
+    resnet50_seeded.json beside it says which; a DIR made the same way is reused."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    dst = os.path.join(out, "resnet50_seeded.pth")
+    info_path = os.path.join(out, "resnet50_seeded.json")
+    torch_only = os.environ.get("TA_FIXTURES_TORCH_ONLY") == "1"
+    why = "TA_FIXTURES_TORCH_ONLY=1"
+    if not torch_only:
+        for mod in ("torchvision", "PIL", "numpy"):
+            if importlib.util.find_spec(mod) is None:
+                torch_only, why = True, "no %s in %s" % (mod, sys.executable)
+                break
+    info = {"script_sha256": script_sha, "torch": importlib.metadata.version("torch"),
+            "recipe": "torch-only" if torch_only else "fixture"}
+    if torch_only:
+        info["torch_only_sha256"] = sha256_file(os.path.join(here, "make_resnet50_seeded.py"))
+    try:
+        with open(info_path) as f:
+            if not force and json.load(f) == info and os.path.exists(dst):
+                log("resnet50_seeded.pth up to date in %s (%s)" % (out, info["recipe"]))
+                return 0
+    except (OSError, ValueError):
+        pass
+    os.makedirs(out, exist_ok=True)
+    t = time.time()
+    if torch_only:
+        log("the torch-only seeded ResNet50 (%s)" % why)
+        sys.path.insert(0, here)
+        import make_resnet50_seeded
+        import torch as torch_mod
+        torch_mod.set_grad_enabled(False)
+        m, _ = make_resnet50_seeded.make(RESNET50_SEED)
+        torch_mod.save(m.state_dict(), dst)
+    else:
+        heavy_imports()
+        torch.set_grad_enabled(False)
+        X = torch.stack([reference_tensor(make_frame(w, h, FRAME_SEED0 + i), cfg())
+                         for i, (_, w, h) in enumerate(FRAMES)])
+        r50 = make_backbone("resnet50", RESNET50_SEED, X)
+        r50.fc = design_head(penultimate(r50, X), 1000, RESNET50_HEAD_SEED)
+        torch.save(r50.state_dict(), dst)
+    with open(info_path, "w") as f:
+        json.dump(info, f, indent=1)
+    log("resnet50_seeded.pth (%s) in %s, %.1f s" % (info["recipe"], out, time.time() - t))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="fixtures folder")
     ap.add_argument("--stamp", help="file touched when the fixtures are ready")
     ap.add_argument("--force", action="store_true", help="remake even when up to date")
+    ap.add_argument("--only", choices=["resnet50_seeded"],
+                    help="make only this model (no manifest; without torchvision, a torch-only one)")
     args = ap.parse_args()
     out = os.path.abspath(args.out)
     script_sha = sha256_file(os.path.abspath(__file__))
+    if args.only:
+        rc = make_only_resnet50(out, script_sha, args.force)
+        if args.stamp:
+            touch(args.stamp)
+        return rc
 
     if not args.force and up_to_date(out, script_sha):
         log("up to date in %s (script %s...)" % (out, script_sha[:12]))
