@@ -1,9 +1,12 @@
 // Throughput and live behaviour of torchclassify, measured in one process:
 //   bench_streams streams WEIGHTS N SHARED BATCH FRAMES   -> total frames/s and resident memory
 //   bench_streams delay WEIGHTS MODE INTERVAL FRAMES      -> p50/p99 delay frame -> attached result
+//   bench_streams regions WEIGHTS NREGIONS BATCH FRAMES   -> one stream, NREGIONS ROI metas a frame
+//                                                            (inference-region=roi-list): regions/s
 // Run through scripts/bench, which prints the tables of docs/PERFORMANCE.md.
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -115,6 +118,52 @@ int delay(const char* weights, const char* mode, int interval, int frames) {
   return 0;
 }
 
+// A "detector": `n` regions of different sizes at odd offsets on every frame.
+GstPadProbeReturn add_regions(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  const int n = GPOINTER_TO_INT(data);
+  GstBuffer* b = gst_buffer_make_writable(gst_pad_probe_info_get_buffer(info));
+  for (int i = 0; i < n; i++) {
+    GstVideoRegionOfInterestMeta* m = gst_buffer_add_video_region_of_interest_meta(
+        b, "obj", 13 + 71 * (i % 8), 7 + 53 * (i / 8 % 8), 61 + 9 * (i % 5), 83 + 7 * (i % 3));
+    m->id = i;
+  }
+  GST_PAD_PROBE_INFO_DATA(info) = b;
+  return GST_PAD_PROBE_OK;
+}
+
+int regions(const char* weights, int nreg, int batch, int frames) {
+  const std::string launch = "videotestsrc num-buffers=" + std::to_string(frames) +
+                             " ! video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! torchclassify name=cls "
+                             "device=cpu mode=sync inference-region=roi-list max-rois=" + std::to_string(nreg) +
+                             " batch-size=" + std::to_string(batch) + " weights-location=" + weights +
+                             " ! appsink name=sink sync=false";
+  GstElement* p = gst_parse_launch(launch.c_str(), nullptr);
+  GstElement* cls = gst_bin_get_by_name(GST_BIN(p), "cls");
+  GstPad* pad = gst_element_get_static_pad(cls, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, add_regions, GINT_TO_POINTER(nreg), nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(cls);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+  gst_element_set_state(p, GST_STATE_PAUSED);
+  gst_element_get_state(p, nullptr, nullptr, 60 * GST_SECOND);
+  const gint64 t0 = g_get_monotonic_time();
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  long classified = 0;
+  int n = 0;
+  while (GstSample* smp = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 600 * GST_SECOND)) {
+    n++;
+    classified += (long)gst_buffer_get_n_torch_classification_metas(gst_sample_get_buffer(smp));
+    gst_sample_unref(smp);
+  }
+  const double secs = (g_get_monotonic_time() - t0) / 1e6;
+  std::printf("regions=%d batch=%d frames=%d classified=%ld regions_per_s=%.2f fps=%.2f ok=%d\n", nreg, batch, n,
+              classified, classified / secs, n / secs, classified == (long)nreg * frames ? 1 : 0);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(sink);
+  gst_object_unref(p);
+  return classified == (long)nreg * frames ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,7 +172,9 @@ int main(int argc, char** argv) {
   if (cmd == "streams" && argc == 7)
     return streams(argv[2], std::atoi(argv[3]), std::atoi(argv[4]) != 0, std::atoi(argv[5]), std::atoi(argv[6]));
   if (cmd == "delay" && argc == 6) return delay(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
-  std::fprintf(stderr, "usage: %s streams WEIGHTS N SHARED(0|1) BATCH FRAMES | delay WEIGHTS sync|live INTERVAL FRAMES\n",
+  if (cmd == "regions" && argc == 6)
+    return regions(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  std::fprintf(stderr, "usage: %s streams WEIGHTS N SHARED(0|1) BATCH FRAMES | delay WEIGHTS sync|live INTERVAL FRAMES | regions WEIGHTS NREGIONS BATCH FRAMES\n",
                argv[0]);
   return 2;
 }

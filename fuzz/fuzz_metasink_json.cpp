@@ -12,8 +12,10 @@
 // Input layout (what scripts/fuzz's seeds follow): n_metas, pts flag, then per meta:
 // model, x y w h (u32 each), n_labels, per label: id (u32), label, score (f32 bits);
 // strings are one length byte and the bytes. After the metas, when bytes are left: per
-// meta a flags byte (1: source-pts, 2: roi-id, 4: roi-type) and the values, then the
-// stream name and the frame number. Older seeds (without the tail) still parse.
+// meta a flags byte (1: source-pts, 2: roi-id, 4: roi-type, 8: model-sha256, 16:
+// preprocess: resize-size and crop-size (u32 each, as int), resize-mode, mean and std (3
+// f32 bits each), 32: latency (u64)) and the values, then the stream name and the frame
+// number. Older seeds (without the tail, or without the provenance bits) still parse.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -103,6 +105,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (flags & 1) c.source_pts = r.u64();
       if (flags & 2) c.roi_id = static_cast<int>(r.u32());
       if (flags & 4) c.roi_type = r.str();
+      if (flags & 8) c.model_sha256 = r.str();
+      if (flags & 16) {
+        ta::JsonPreprocess pp;
+        pp.resize_size = static_cast<int>(r.u32());
+        pp.crop_size = static_cast<int>(r.u32());
+        pp.resize_mode = r.str();
+        for (float* v : {&pp.mean[0], &pp.mean[1], &pp.mean[2], &pp.std[0], &pp.std[1], &pp.std[2]}) {
+          const uint32_t bits = r.u32();
+          std::memcpy(v, &bits, 4);
+        }
+        c.preprocess = pp;
+      }
+      if (flags & 32) c.latency = r.u64();
     }
     f.stream = r.str();
     f.frame = r.u64();
@@ -137,11 +152,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (m.roi_id) want_keys.push_back("roi-id");
     if (m.roi_type) want_keys.push_back("roi-type");
     want_keys.insert(want_keys.end(), {"roi", "labels"});
+    if (m.model_sha256) want_keys.push_back("model-sha256");
+    if (m.preprocess) want_keys.push_back("preprocess");
+    if (m.latency) want_keys.push_back("latency");
     if (keys(c) != want_keys) fail("classification members or their order", line);
     check_string(c["model"], m.model, "model", line);
     if (m.source_pts && c["source-pts"] != *m.source_pts) fail("source-pts", line);
     if (m.roi_id && c["roi-id"] != *m.roi_id) fail("roi-id", line);
     if (m.roi_type) check_string(c["roi-type"], *m.roi_type, "roi-type", line);
+    if (m.model_sha256) check_string(c["model-sha256"], *m.model_sha256, "model-sha256", line);
+    if (m.latency && c["latency"] != *m.latency) fail("latency", line);
+    if (m.preprocess) {
+      const auto& p = c["preprocess"];
+      if (keys(p) != std::vector<std::string>{"resize-size", "crop-size", "resize-mode", "mean", "std"})
+        fail("preprocess members or their order", line);
+      if (p["resize-size"] != m.preprocess->resize_size || p["crop-size"] != m.preprocess->crop_size)
+        fail("preprocess sizes", line);
+      check_string(p["resize-mode"], m.preprocess->resize_mode, "resize-mode", line);
+      for (int ch = 0; ch < 3; ch++)
+        for (const auto& [name, want_v] : {std::pair<const char*, float>{"mean", m.preprocess->mean[ch]},
+                                          std::pair<const char*, float>{"std", m.preprocess->std[ch]}}) {
+          const auto& v = p[name][ch];
+          if (std::isfinite(want_v)) {
+            const double w = std::round(static_cast<double>(want_v) * 1e6) / 1e6;
+            if (!v.is_number() || std::fabs(v.get<double>() - w) > 1e-9 * std::max(1.0, std::fabs(w)))
+              fail(std::string("preprocess ") + name, line);
+          } else if (!v.is_null()) {
+            fail(std::string("preprocess ") + name + " not finite but not null", line);
+          }
+        }
+    }
     if (keys(c["roi"]) != std::vector<std::string>{"x", "y", "w", "h"}) fail("roi members", line);
     if (c["roi"]["x"] != m.x || c["roi"]["y"] != m.y || c["roi"]["w"] != m.w || c["roi"]["h"] != m.h)
       fail("roi", line);

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """torchanalytics-app.py: classify a video file or an RTSP stream from Python.
 
-The Python twin of torchanalytics-app.cpp. Python does not read the classification meta
-(a C struct), so torchclassify runs with post-messages=true and the results are read from
-the "torchclassify" element messages on the bus, one per classified frame:
+The Python twin of torchanalytics-app.cpp. A buffer probe on the sink's pad reads the
+classification meta itself through GObject-Introspection (the GstTorchAnalytics-1.0 typelib
+of the plugin's meta library), one meta per classified region:
 
-    torchclassify, timestamp=(guint64)..., stream-time=..., running-time=..., duration=...,
-      model=(string)..., class-ids=(int)< ... >, labels=(string)< ... >, scores=(double)< ... >
-      [, source-pts=(guint64)...: the result was computed on that earlier frame]
+    for m in GstTorchAnalytics.buffer_get_torch_classification_metas(buffer):
+        m.model, m.x, m.y, m.width, m.height, m.source_pts, m.roi_id, m.get_roi_type_name(),
+        m.model_sha256, m.latency, [(l.class_id, l.label, l.score) for l in m.get_labels()]
+
+(the metas belong to the buffer: read them inside the probe, keep only the values).
 
 It prints one line per frame on stdout:
 
@@ -22,7 +24,8 @@ A live (rtsp://) stream that fails or ends is rebuilt after 1 s, 2 s, 4 s ... up
 model) ends it with status 1; SIGINT / SIGTERM stop it cleanly (status 0).
 
 Needs the system Python with GStreamer's introspection (Debian: python3-gst-1.0), and the
-plugin: installed, or GST_PLUGIN_PATH=<build>/plugin from a checkout.
+plugin with its typelib: installed, or from a checkout GST_PLUGIN_PATH=<build>/plugin
+GI_TYPELIB_PATH=<build>/plugin/meta LD_LIBRARY_PATH=<build>/plugin/meta.
 
     /usr/bin/python3 pipelines/torchanalytics-app.py --model-location=model.ts video.mp4
     /usr/bin/python3 pipelines/torchanalytics-app.py rtsp://192.168.1.64/stream1
@@ -36,6 +39,14 @@ import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
+
+try:
+    gi.require_version("GstTorchAnalytics", "1.0")
+    from gi.repository import GstTorchAnalytics  # noqa: E402
+except (ImportError, ValueError) as e:
+    sys.exit("the GstTorchAnalytics-1.0 typelib is missing (%s): install torchanalytics built "
+             "with gobject-introspection, or from a build tree set "
+             "GI_TYPELIB_PATH=<build>/plugin/meta LD_LIBRARY_PATH=<build>/plugin/meta" % e)
 
 
 def quote(value):
@@ -70,7 +81,7 @@ class App:
 
     def description(self):
         a = self.args
-        props = ["post-messages=true"]
+        props = []
         for name, value in (("model-location", a.model_location),
                             ("weights-location", a.weights_location),
                             ("labels-location", a.labels_location),
@@ -86,7 +97,7 @@ class App:
             src += " ! decodebin"
         else:
             src = "uridecodebin uri=%s" % quote(self.uri)
-        return "%s ! videoconvert ! %s ! fakesink sync=false" % (src, classify)
+        return "%s ! videoconvert ! %s ! fakesink name=sink sync=false" % (src, classify)
 
     def build(self):
         self.restart_id = 0
@@ -96,6 +107,8 @@ class App:
         self.bus = bus = self.pipeline.get_bus()
         bus.add_signal_watch()
         bus.connect("message", self.on_message)
+        self.pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
+            Gst.PadProbeType.BUFFER, self.on_buffer, self.pipeline)
         self.frames_at_build = self.frames
         if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             # The error message is on the bus: on_message prints it and decides.
@@ -134,11 +147,7 @@ class App:
         if bus is not self.bus:
             return  # from a pipeline already torn down
         t = msg.type
-        if t == Gst.MessageType.ELEMENT:
-            s = msg.get_structure()
-            if s is not None and s.get_name() == "torchclassify":
-                self.on_result(s)
-        elif t == Gst.MessageType.ERROR:
+        if t == Gst.MessageType.ERROR:
             err, dbg = msg.parse_error()
             src = msg.src.get_name() if msg.src else "?"
             if self.live and src != "classify":
@@ -156,22 +165,30 @@ class App:
                 print("end of stream after %d frames" % self.frames, file=sys.stderr, flush=True)
                 self.loop.quit()
 
-    def on_result(self, s):
-        labels = s.get_value("labels")
-        scores = s.get_value("scores")
-        _, pts = s.get_uint64("timestamp")
+    def on_buffer(self, pad, info, pipeline):
+        """The streaming thread: one line per frame that carries a result."""
+        if pipeline is not self.pipeline:
+            return Gst.PadProbeReturn.REMOVE  # a pipeline being torn down
+        buf = info.get_buffer()
+        metas = GstTorchAnalytics.buffer_get_torch_classification_metas(buf)
+        if not metas:
+            return Gst.PadProbeReturn.OK  # live mode: no result yet
+        # The full-frame result when there is one (regions carry a roi_id >= 0).
+        m = next((m for m in metas if m.roi_id < 0), metas[0])
         source = ""
-        if s.has_field("source-pts"):
-            source = " source-pts=" + format_time(s.get_uint64("source-pts")[1])
-        if len(labels):
-            top = "%s %.4f" % (labels[0], scores[0])
+        if m.source_pts != Gst.CLOCK_TIME_NONE:
+            source = " source-pts=" + format_time(m.source_pts)
+        labels = m.get_labels()
+        if labels:
+            top = "%s %.4f" % (labels[0].label, labels[0].score)
         else:
             top = "none"  # every class under `threshold`
-        print("frame %d pts=%s%s top1=%s" % (self.frames, format_time(pts), source, top),
+        print("frame %d pts=%s%s top1=%s" % (self.frames, format_time(buf.pts), source, top),
               flush=True)
         self.frames += 1
         if self.args.max_frames and self.frames >= self.args.max_frames:
             self.loop.quit()
+        return Gst.PadProbeReturn.OK
 
     def stop(self):
         print("stopping", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@
 #include "gsttorchmetaconvert.h"
 #include "gsttorchmetasink.h"
 #include "gsttorchoverlay.h"
+#include "gsttorchregions.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -21,6 +22,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (torchmetaconvert, plugin);
   ret |= GST_ELEMENT_REGISTER (torchmetasink, plugin);
   ret |= GST_ELEMENT_REGISTER (torchoverlay, plugin);
+  ret |= GST_ELEMENT_REGISTER (torchregions, plugin);
 
   return ret;
 }

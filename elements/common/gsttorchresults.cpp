@@ -9,12 +9,17 @@ namespace {
 
 /* One meta as the serializer's struct. */
 ta::JsonClassification
-classification_of (const GstTorchClassificationMeta * m)
+classification_of (const GstTorchClassificationMeta * m, bool model_info)
 {
   ta::JsonClassification c;
   c.model = m->model ? m->model : "";
   if (GST_CLOCK_TIME_IS_VALID (m->source_pts))
     c.source_pts = m->source_pts;
+  if (m->roi_id >= 0 || m->roi_type) {
+    c.roi_id = m->roi_id;
+    const gchar *type = gst_torch_classification_meta_get_roi_type_name (m);
+    c.roi_type = type ? type : "";
+  }
   c.x = m->x;
   c.y = m->y;
   c.w = m->width;
@@ -23,6 +28,25 @@ classification_of (const GstTorchClassificationMeta * m)
   for (guint i = 0; i < m->n_labels; i++) {
     const GstTorchClassLabel & l = m->labels[i];
     c.labels.push_back ({l.class_id, l.label ? l.label : "", l.score});
+  }
+  if (model_info) {
+    /* Provenance: only what the meta knows (a meta of another producer may have none). */
+    if (m->model_sha256)
+      c.model_sha256 = m->model_sha256;
+    if (m->crop_size > 0) {
+      ta::JsonPreprocess p;
+      p.resize_size = (int) m->resize_size;
+      p.crop_size = (int) m->crop_size;
+      const gchar *mode = gst_torch_classification_meta_get_resize_mode_name (m);
+      p.resize_mode = mode ? mode : "";
+      for (int i = 0; i < 3; i++) {
+        p.mean[i] = m->mean[i];
+        p.std[i] = m->std[i];
+      }
+      c.preprocess = p;
+    }
+    if (GST_CLOCK_TIME_IS_VALID (m->latency))
+      c.latency = m->latency;
   }
   return c;
 }
@@ -90,7 +114,7 @@ GstTorchResults::next (GstElement * element, GstPad * sinkpad,
   if (height_ >= 0)
     r.height = height_;
   while ((m = gst_buffer_iterate_torch_classification_meta (buffer, &state)))
-    r.classifications.push_back (classification_of (m));
+    r.classifications.push_back (classification_of (m, model_info_));
   frame_++;
   return r;
 }

@@ -34,6 +34,10 @@ public:
   ta::FrameResults next (GstElement * element, GstPad * sinkpad,
       const std::optional<std::string> & stream_name, GstBuffer * buffer);
 
+  /* include-model-info: each classification also carries the model's SHA-256, the
+   * preprocessing settings and the latency, where its meta has them. Off by default. */
+  void set_include_model_info (bool on) { model_info_ = on; }
+
   /* How many frames next() gave since reset(). */
   guint64 frames () const { return frame_; }
 
@@ -42,4 +46,5 @@ private:
   guint64 frame_ = 0;
   gint width_ = -1;             /* -1: not in the caps */
   gint height_ = -1;
+  bool model_info_ = false;
 };

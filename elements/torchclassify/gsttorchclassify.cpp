@@ -29,6 +29,7 @@
 #include "gsttorchclassifypriv.h"
 #include "gsttorcherror.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "model.h"
@@ -64,6 +65,12 @@ enum {
   PROP_INTERVAL,
   PROP_MODE,
   PROP_MODEL_INSTANCE_ID,
+  PROP_STATS,
+  PROP_STATS_INTERVAL,
+  PROP_INFERENCE_REGION,
+  PROP_OBJECT_CLASS,
+  PROP_ROI_MIN_SIZE,
+  PROP_MAX_ROIS,
 };
 
 #define CAPS_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, ARGB, ABGR, I420, NV12 }"
@@ -118,7 +125,14 @@ G_DEFINE_ENUM_TYPE (GstTorchMode, gst_torch_mode,
     G_DEFINE_ENUM_VALUE (GST_TORCH_MODE_SYNC, "sync"),
     G_DEFINE_ENUM_VALUE (GST_TORCH_MODE_LIVE, "live"));
 
+G_DEFINE_ENUM_TYPE (GstTorchInferenceRegion, gst_torch_inference_region,
+    G_DEFINE_ENUM_VALUE (GST_TORCH_INFERENCE_REGION_FULL_FRAME, "full-frame"),
+    G_DEFINE_ENUM_VALUE (GST_TORCH_INFERENCE_REGION_ROI_LIST, "roi-list"));
+
 /* ---- properties ---------------------------------------------------------- */
+
+static void gst_torch_classify_request_swap (GstTorchClassify * self,
+    const std::shared_ptr<ta::Engine> & engine);
 
 static void
 set_string (std::string & dst, const GValue * value)
@@ -164,6 +178,14 @@ gst_torch_classify_set_property (GObject * object, guint prop_id, const GValue *
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
+    case PROP_STATS_INTERVAL:
+      p->stats_interval = g_value_get_int (value);
+      GST_OBJECT_UNLOCK (self);
+      {
+        std::lock_guard<std::mutex> l (p->stats_mu);
+        p->stats_cv.notify_all ();
+      }
+      return;
     case PROP_WEIGHTS_LOCATION: set_string (p->weights_location, value); break;
     case PROP_MODEL_LOCATION: set_string (p->model_location, value); break;
     case PROP_LABELS_LOCATION: set_string (p->labels_location, value); break;
@@ -187,11 +209,22 @@ gst_torch_classify_set_property (GObject * object, guint prop_id, const GValue *
     case PROP_INTERVAL: p->interval = g_value_get_int (value); break;
     case PROP_MODE: p->mode = (GstTorchMode) g_value_get_enum (value); break;
     case PROP_MODEL_INSTANCE_ID: set_string (p->model_instance_id, value); break;
+    case PROP_INFERENCE_REGION:
+      p->inference_region = (GstTorchInferenceRegion) g_value_get_enum (value);
+      break;
+    case PROP_OBJECT_CLASS: set_string (p->object_class, value); break;
+    case PROP_ROI_MIN_SIZE: p->roi_min_size = g_value_get_int (value); break;
+    case PROP_MAX_ROIS: p->max_rois = g_value_get_int (value); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  std::shared_ptr<ta::Engine> running = p->live_engine;
   GST_OBJECT_UNLOCK (self);
+  if (running && (prop_id == PROP_WEIGHTS_LOCATION || prop_id == PROP_MODEL_LOCATION ||
+          prop_id == PROP_LABELS_LOCATION || prop_id == PROP_ARCHITECTURE ||
+          prop_id == PROP_NUM_CLASSES))
+    gst_torch_classify_request_swap (self, running);
 }
 
 static void
@@ -201,8 +234,14 @@ gst_torch_classify_get_property (GObject * object, guint prop_id, GValue * value
   GstTorchClassify *self = GST_TORCH_CLASSIFY (object);
   GstTorchClassifyPrivate *p = self->priv;
 
+  if (prop_id == PROP_STATS) {
+    /* Built without the object lock: it takes it itself. */
+    g_value_take_boxed (value, gst_torch_classify_make_stats (self));
+    return;
+  }
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
+    case PROP_STATS_INTERVAL: g_value_set_int (value, p->stats_interval); break;
     case PROP_WEIGHTS_LOCATION:
       g_value_set_string (value, p->weights_location.empty () ? NULL : p->weights_location.c_str ());
       break;
@@ -234,6 +273,12 @@ gst_torch_classify_get_property (GObject * object, guint prop_id, GValue * value
     case PROP_MODEL_INSTANCE_ID:
       g_value_set_string (value, p->model_instance_id.empty () ? NULL : p->model_instance_id.c_str ());
       break;
+    case PROP_INFERENCE_REGION: g_value_set_enum (value, p->inference_region); break;
+    case PROP_OBJECT_CLASS:
+      g_value_set_string (value, p->object_class.empty () ? NULL : p->object_class.c_str ());
+      break;
+    case PROP_ROI_MIN_SIZE: g_value_set_int (value, p->roi_min_size); break;
+    case PROP_MAX_ROIS: g_value_set_int (value, p->max_rois); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -278,6 +323,11 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, ta::EngineOption
   p->pre.resize_size = p->resize_size;
   p->pre.crop_size = p->crop_size;
   p->pre.mode = (ta::ResizeMode) p->resize_mode;
+  {
+    GEnumValue *v = g_enum_get_value ((GEnumClass *) g_type_class_peek (GST_TYPE_TORCH_RESIZE_MODE),
+        p->resize_mode);
+    p->run_resize_mode = v ? v->value_nick : "center-crop";
+  }
   p->pre.antialias = p->antialias;
   p->act = (ta::Activation) p->activation;
   p->run_top_k = p->top_k;
@@ -293,6 +343,10 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, ta::EngineOption
   p->run_batch_size = eo->batch_size;
   p->run_interval = p->interval;
   p->run_mode = p->mode;
+  p->run_roi_list = p->inference_region == GST_TORCH_INFERENCE_REGION_ROI_LIST;
+  p->run_regions.classes = ta::parse_classes (p->object_class);
+  p->run_regions.min_size = p->roi_min_size;
+  p->run_regions.max_rois = p->max_rois;
   GST_OBJECT_UNLOCK (self);
 
   mc->input_size = p->pre.crop_size;
@@ -311,6 +365,198 @@ snapshot_config (GstTorchClassify * self, ta::ModelConfig * mc, ta::EngineOption
     throw ta::Error (ta::ErrorKind::Settings, bad);
 }
 
+/* ---- model updates and stats --------------------------------------------- */
+
+/* The properties a model update reads (weights-location, model-location, labels-location,
+ * architecture, num-classes; the rest stays the running engine's). */
+static void
+swap_config (GstTorchClassify * self, ta::ModelConfig * mc, std::string * labels_location)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  GST_OBJECT_LOCK (self);
+  mc->weights_location = p->weights_location;
+  mc->model_location = p->model_location;
+  mc->architecture = architecture_name (p->architecture);
+  mc->num_classes = p->num_classes;
+  mc->strict = p->strict;
+  mc->device = p->device;
+  mc->precision = (ta::Precision) p->precision;
+  *labels_location = p->labels_location;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* One of the model properties changed while running: the engine loads the new model in
+ * the background and swaps it in between two batches (the last request wins). */
+static void
+gst_torch_classify_request_swap (GstTorchClassify * self, const std::shared_ptr<ta::Engine> & engine)
+{
+  ta::ModelConfig mc;
+  std::string labels_location;
+
+  swap_config (self, &mc, &labels_location);
+  GST_INFO_OBJECT (self, "model update requested: %s", !mc.model_location.empty () ?
+      mc.model_location.c_str () : !mc.weights_location.empty () ? mc.weights_location.c_str () :
+      "the torch hub cache");
+  engine->request_swap (mc, labels_location, self);
+}
+
+/* What a swap did, on the engine's threads. Every element of a model-instance-id hears
+ * of a swap and posts model-changed; a failed load is a warning on the element that
+ * asked for it. */
+static void
+on_swap (GstTorchClassify * self, const ta::SwapEvent & ev)
+{
+  if (!ev.ok) {
+    if (ev.requester != self)
+      return;
+    const std::string old = ev.old_model ? ev.old_model->name + " (sha256 " + ev.old_model->sha256 + ")" : "";
+    GST_ELEMENT_WARNING (self, LIBRARY, INIT, ("The new model \"%s\" could not be loaded: %s "
+            "The running model %s goes on.", ev.file.c_str (), ev.error.c_str (), old.c_str ()),
+        ("model update failed: %s", ev.error.c_str ()));
+    return;
+  }
+  GST_INFO_OBJECT (self, "model swapped: %s -> %s (%s, %.0f ms to load)",
+      ev.old_model->sha256.c_str (), ev.new_model->sha256.c_str (), ev.new_model->source.c_str (),
+      ev.new_model->load_ms);
+  GstStructure *s = gst_structure_new ("model-changed",
+      "old-model", G_TYPE_STRING, ev.old_model->name.c_str (),
+      "old-sha256", G_TYPE_STRING, ev.old_model->sha256.c_str (),
+      "new-model", G_TYPE_STRING, ev.new_model->name.c_str (),
+      "new-sha256", G_TYPE_STRING, ev.new_model->sha256.c_str (),
+      "location", G_TYPE_STRING, ev.new_model->source.c_str (),
+      "num-classes", G_TYPE_INT, ev.new_model->num_classes,
+      "load-time", G_TYPE_UINT64, (guint64) (ev.new_model->load_ms * 1e6),
+      "requested-here", G_TYPE_BOOLEAN, ev.requester == self, NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+const std::vector<std::string> &
+gst_torch_classify_labels_for (GstTorchClassify * self, const ta::ModelInfo * model)
+{
+  /* A swapped-in model brings its labels; the first one runs with this element's own. */
+  if (model && model->has_labels)
+    return model->labels;
+  return self->priv->labels;
+}
+
+void
+gst_torch_classify_count_regions (GstTorchClassify * self, guint64 classified, guint64 skipped)
+{
+  self->priv->regions_classified += classified;
+  self->priv->regions_skipped += skipped;
+}
+
+GstStructure *
+gst_torch_classify_make_stats (GstTorchClassify * self)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  GST_OBJECT_LOCK (self);
+  std::shared_ptr<ta::Engine> engine = p->live_engine;
+  GST_OBJECT_UNLOCK (self);
+  const ta::SchedulerCounts c = p->sched->counts ();
+  const bool live = p->sched->config ().live;
+  ta::EngineStats es;
+  std::shared_ptr<const ta::ModelInfo> model;
+  if (engine) {
+    es = engine->stats ();
+    model = engine->model_info ();
+  }
+  return gst_structure_new ("torchclassify-stats",
+      "frames-in", G_TYPE_UINT64, (guint64) c.in,
+      "frames-out", G_TYPE_UINT64, (guint64) c.out,
+      "frames-classified", G_TYPE_UINT64, (guint64) c.submitted,
+      "results-borrowed-live", G_TYPE_UINT64, (guint64) (live ? c.borrowed : 0),
+      "results-borrowed-interval", G_TYPE_UINT64, (guint64) (live ? 0 : c.borrowed),
+      "frames-without-result", G_TYPE_UINT64, (guint64) c.without,
+      "regions-classified", G_TYPE_UINT64, (guint64) p->regions_classified.load (),
+      "regions-skipped", G_TYPE_UINT64, (guint64) p->regions_skipped.load (),
+      "queue-depth", G_TYPE_UINT, (guint) c.queued,
+      "batches", G_TYPE_UINT64, (guint64) es.batches,
+      "batch-size", G_TYPE_INT, es.batch_size,
+      "mean-batch-frames", G_TYPE_DOUBLE, es.mean_batch (),
+      "mean-batch-fill", G_TYPE_DOUBLE, es.mean_fill (),
+      "engine-queue-depth", G_TYPE_UINT, (guint) es.queued,
+      "model-time-p50", G_TYPE_UINT64, (guint64) es.model_p50_ns,
+      "model-time-p99", G_TYPE_UINT64, (guint64) es.model_p99_ns,
+      "latency-p50", G_TYPE_UINT64, (guint64) p->latency_ns.quantile (0.5),
+      "latency-p99", G_TYPE_UINT64, (guint64) p->latency_ns.quantile (0.99),
+      "model-swaps", G_TYPE_UINT64, (guint64) es.swaps,
+      "model", G_TYPE_STRING, model ? model->name.c_str () : "",
+      "model-sha256", G_TYPE_STRING, model ? model->sha256.c_str () : "",
+      "device", G_TYPE_STRING, model ? model->device.c_str () : "",
+      "precision", G_TYPE_STRING, model ? ta::precision_name (model->precision) : "", NULL);
+}
+
+/* Posts `stats` every stats-interval ms (0: waits for the property to change). */
+static void
+stats_loop (GstTorchClassify * self)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+  std::unique_lock<std::mutex> l (p->stats_mu);
+
+  while (!p->stats_stop) {
+    GST_OBJECT_LOCK (self);
+    const gint ms = p->stats_interval;
+    GST_OBJECT_UNLOCK (self);
+    if (ms <= 0) {
+      p->stats_cv.wait (l);
+      continue;
+    }
+    if (p->stats_cv.wait_for (l, std::chrono::milliseconds (ms)) == std::cv_status::timeout &&
+        !p->stats_stop) {
+      l.unlock ();
+      gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
+              gst_torch_classify_make_stats (self)));
+      l.lock ();
+    }
+  }
+}
+
+static void
+start_model_updates (GstTorchClassify * self)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  p->last_result_pts = G_MAXUINT64;
+  p->regions_classified = 0;
+  p->regions_skipped = 0;
+  p->latency_ns.clear ();
+  p->swap_listener = p->engine->add_listener ([self](const ta::SwapEvent & ev) {
+        on_swap (self, ev);
+      });
+  GST_OBJECT_LOCK (self);
+  p->live_engine = p->engine;
+  GST_OBJECT_UNLOCK (self);
+  {
+    std::lock_guard<std::mutex> l (p->stats_mu);
+    p->stats_stop = false;
+  }
+  p->stats_thread = std::thread ([self] { stats_loop (self); });
+}
+
+static void
+stop_model_updates (GstTorchClassify * self)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+
+  GST_OBJECT_LOCK (self);
+  p->live_engine.reset ();
+  GST_OBJECT_UNLOCK (self);
+  if (p->engine && p->swap_listener)
+    p->engine->remove_listener (p->swap_listener);
+  p->swap_listener = 0;
+  if (p->stats_thread.joinable ()) {
+    {
+      std::lock_guard<std::mutex> l (p->stats_mu);
+      p->stats_stop = true;
+      p->stats_cv.notify_all ();
+    }
+    p->stats_thread.join ();
+  }
+}
+
 static gboolean
 gst_torch_classify_start (GstBaseTransform * trans)
 {
@@ -326,19 +572,21 @@ gst_torch_classify_start (GstBaseTransform * trans)
     ta::LoadReport report;
     p->engine = ta::Engine::acquire (instance_id, mc, eo, &report);
     p->run_private_engine = instance_id.empty ();
-    ta::Model & model = p->engine->model ();
+    /* A shared engine may be swapping models: its description, not the model itself. */
+    const std::shared_ptr<const ta::ModelInfo> model = p->engine->model_info ();
     for (const auto &s : report.infos)
       GST_INFO_OBJECT (self, "%s", s.c_str ());
     for (const auto &s : report.warnings)
       GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s", s.c_str ()), (NULL));
-    p->labels = ta::default_or_file_labels (labels_location, model.num_classes ());
-    p->model_name = model.name ();
-    GST_INFO_OBJECT (self, "%s (%d classes) from %s on %s, %s, batch %d", p->model_name.c_str (),
-        model.num_classes (), report.source.c_str (), model.device ().c_str (),
-        ta::precision_name (model.precision ()), p->run_batch_size);
+    p->labels = ta::default_or_file_labels (labels_location, model->num_classes);
+    p->model_name = model->name;
+    GST_INFO_OBJECT (self, "%s (%d classes) from %s (sha256 %s) on %s, %s, batch %d",
+        p->model_name.c_str (), model->num_classes, model->source.c_str (), model->sha256.c_str (),
+        model->device.c_str (), ta::precision_name (model->precision), p->run_batch_size);
     p->mode_resolved = false;
     p->sched->clear ();
     p->src_ret = GST_FLOW_OK;
+    start_model_updates (self);
     return TRUE;
   } catch (const ta::Error & e) {
     post_core_error (self, e);
@@ -355,6 +603,7 @@ gst_torch_classify_stop (GstBaseTransform * trans)
   GstTorchClassify *self = GST_TORCH_CLASSIFY (trans);
   GstTorchClassifyPrivate *p = self->priv;
 
+  stop_model_updates (self);
   /* The source-pad task has stopped (change_state): what still waits is dropped. */
   p->sched->clear ();
   /* The engine (and its model) goes when the last element using it lets go. */
@@ -423,6 +672,8 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   const GParamFlags rw_ready = (GParamFlags) (rw | GST_PARAM_MUTABLE_READY);
+  /* The model: changed while PLAYING, a new model is loaded in the background and swapped in. */
+  const GParamFlags rw_playing = (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING);
 
   GST_DEBUG_CATEGORY_INIT (gst_torch_classify_debug, "torchclassify", 0, "torchclassify");
 
@@ -433,19 +684,19 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   g_object_class_install_property (gobject_class, PROP_WEIGHTS_LOCATION,
       g_param_spec_string ("weights-location", "Weights location",
           "torchvision state dict (torch.save(model.state_dict(), f)) loaded into 'architecture'",
-          NULL, rw_ready));
+          NULL, rw_playing));
   g_object_class_install_property (gobject_class, PROP_MODEL_LOCATION,
       g_param_spec_string ("model-location", "Model location",
           "TorchScript classifier (torch.jit.save) mapping float [N,3,H,W] to [N,C] scores",
-          NULL, rw_ready));
+          NULL, rw_playing));
   g_object_class_install_property (gobject_class, PROP_ARCHITECTURE,
       g_param_spec_enum ("architecture", "Architecture",
           "Built-in network for weights-location and the torch hub cache",
-          GST_TYPE_TORCH_ARCHITECTURE, DEFAULT_ARCHITECTURE, rw_ready));
+          GST_TYPE_TORCH_ARCHITECTURE, DEFAULT_ARCHITECTURE, rw_playing));
   g_object_class_install_property (gobject_class, PROP_NUM_CLASSES,
       g_param_spec_int ("num-classes", "Number of classes",
           "Outputs of the fc head of the built-in network (as model.fc = nn.Linear(..., N))",
-          1, 1000000, DEFAULT_NUM_CLASSES, rw_ready));
+          1, 1000000, DEFAULT_NUM_CLASSES, rw_playing));
   g_object_class_install_property (gobject_class, PROP_STRICT,
       g_param_spec_boolean ("strict", "Strict",
           "Refuse weights whose keys or shapes differ (false: load what matches, warn about the rest)",
@@ -453,7 +704,7 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   g_object_class_install_property (gobject_class, PROP_LABELS_LOCATION,
       g_param_spec_string ("labels-location", "Labels location",
           "File with one label per line (default: ImageNet-1k names for 1000 classes, else 'class N')",
-          NULL, rw_ready));
+          NULL, rw_playing));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "Where the model runs: auto (CUDA when available), cpu, cuda or cuda:N",
@@ -526,6 +777,33 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
       g_param_spec_string ("model-instance-id", "Model instance id",
           "Elements of a process with the same id share one loaded model and one batching queue",
           NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Stats",
+          "Counters and timings since start (a GstStructure 'torchclassify-stats'; see the docs)",
+          GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_int ("stats-interval", "Stats interval",
+          "Post the stats as an element message 'torchclassify-stats' every N ms (0: off)",
+          0, 3600000, DEFAULT_STATS_INTERVAL, (GParamFlags) (rw | GST_PARAM_MUTABLE_PLAYING)));
+
+  /* Regions (issue 11): docs/elements/torchclassify.md, "Regions". */
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_REGION,
+      g_param_spec_enum ("inference-region", "Inference region",
+          "full-frame: classify the frame; roi-list: classify each GstVideoRegionOfInterestMeta "
+          "of the frame (a detector's boxes) instead",
+          GST_TYPE_TORCH_INFERENCE_REGION, DEFAULT_INFERENCE_REGION, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_OBJECT_CLASS,
+      g_param_spec_string ("object-class", "Object class",
+          "roi-list: comma-separated roi types to classify, e.g. \"face\" or \"car,truck\" "
+          "(empty: every type)", NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_ROI_MIN_SIZE,
+      g_param_spec_int ("roi-min-size", "ROI minimum size",
+          "roi-list: regions narrower or lower than this, in pixels after clipping to the frame, "
+          "are skipped (0: any size)", 0, G_MAXINT, DEFAULT_ROI_MIN_SIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_ROIS,
+      g_param_spec_int ("max-rois", "Maximum ROIs",
+          "roi-list: most regions classified per frame, the largest first; the rest are skipped",
+          0, 100000, DEFAULT_MAX_ROIS, rw_ready));
 
   gst_element_class_set_static_metadata (element_class, "Torch classifier",
       "Filter/Analyzer/Video",
@@ -547,6 +825,7 @@ gst_torch_classify_class_init (GstTorchClassifyClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_TORCH_RESIZE_MODE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_TORCH_ACTIVATION, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_TORCH_MODE, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_TORCH_INFERENCE_REGION, (GstPluginAPIFlags) 0);
 }
 
 static void

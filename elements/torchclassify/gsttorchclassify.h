@@ -53,6 +53,14 @@ typedef enum {
 #define GST_TYPE_TORCH_MODE (gst_torch_mode_get_type ())
 GType gst_torch_mode_get_type (void);
 
+typedef enum {
+  GST_TORCH_INFERENCE_REGION_FULL_FRAME,
+  GST_TORCH_INFERENCE_REGION_ROI_LIST,
+} GstTorchInferenceRegion;
+
+#define GST_TYPE_TORCH_INFERENCE_REGION (gst_torch_inference_region_get_type ())
+GType gst_torch_inference_region_get_type (void);
+
 GType gst_torch_architecture_get_type (void);
 GType gst_torch_precision_get_type (void);
 GType gst_torch_resize_mode_get_type (void);

@@ -48,7 +48,7 @@ gst_torch_classify_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps
 #ifdef TA_HAVE_GST_CUDA
   GstCapsFeatures *features = gst_caps_get_features (incaps, 0);
   p->cuda_caps = features && gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY);
-  if (p->cuda_caps && !(p->engine && p->engine->model ().gpu_preprocessing ())) {
+  if (p->cuda_caps && !(p->engine && p->engine->gpu_preprocessing ())) {
     /* transform_caps offers CUDA memory only with the model on the GPU. */
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Frames in CUDA memory need the model on the "
             "GPU: set device=cuda (or auto on a machine with a GPU), or put cudadownload before "
@@ -128,15 +128,38 @@ preprocess_buffer (GstTorchClassify * self, GstBuffer * buf)
   return input;
 }
 
+ta::StagedFrame
+gst_torch_classify_stage_buffer (GstTorchClassify * self, GstBuffer * buf)
+{
+  GstTorchClassifyPrivate *p = self->priv;
+  GstVideoFrame frame;
+
+  if (!gst_video_frame_map (&frame, &p->info, buf, GST_MAP_READ))
+    throw short_buffer_error (buf, &p->info);
+  try {
+    ta::FrameView view;
+    frame_view_from (&frame, &view);
+    ta::StagedFrame staged = p->engine->stage (view);
+    gst_video_frame_unmap (&frame);
+    return staged;
+  } catch (...) {
+    gst_video_frame_unmap (&frame);
+    throw;
+  }
+}
+
 /* Gives one buffer to the model: preprocessed here on the CPU, or, when the model runs on
  * a GPU of a CUDA build, handed over as it is for the GPU kernel. Throws ta::Error. */
 static std::shared_ptr<ta::Job>
 submit_buffer (GstTorchClassify * self, GstBuffer * buf, std::function<void()> notify)
 {
   GstTorchClassifyPrivate *p = self->priv;
+  /* The result's latency starts here (the meta's latency field). */
+  const auto arrival = std::chrono::steady_clock::now ();
 
-  if (!p->engine->model ().gpu_preprocessing ())
-    return p->engine->submit (preprocess_buffer (self, buf), p->run_top_k, std::move (notify));
+  if (!p->engine->gpu_preprocessing ())
+    return p->engine->submit (preprocess_buffer (self, buf), p->run_top_k, std::move (notify),
+        arrival);
 #ifdef TA_HAVE_GST_CUDA
   if (p->cuda_caps) {
     /* Zero-copy: the kernel reads the decoder's memory where it is. */
@@ -144,7 +167,8 @@ submit_buffer (GstTorchClassify * self, GstBuffer * buf, std::function<void()> n
     std::string why;
     std::shared_ptr<void> hold = p->cuda.map (buf, p->info, &dview, &why);
     if (hold)
-      return p->engine->submit_frame (dview, p->pre, p->run_top_k, std::move (hold), std::move (notify));
+      return p->engine->submit_frame (dview, p->pre, p->run_top_k, std::move (hold), std::move (notify),
+          arrival);
     if (!p->warned_copy) {
       p->warned_copy = true;
       GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Frames in CUDA memory are copied through "
@@ -153,20 +177,12 @@ submit_buffer (GstTorchClassify * self, GstBuffer * buf, std::function<void()> n
     }
   }
 #endif
-  /* The mapped frame travels with its ticket: the worker copies it into pinned memory
-   * for the upload, and the mapping (and the ref on the buffer) goes when its batch ran. */
-  auto *frame = new GstVideoFrame;
-  if (!gst_video_frame_map (frame, &p->info, buf, GST_MAP_READ)) {
-    delete frame;
-    throw short_buffer_error (buf, &p->info);
-  }
-  std::shared_ptr<void> hold (frame, [](void *f) {
-    gst_video_frame_unmap (static_cast<GstVideoFrame *> (f));
-    delete static_cast<GstVideoFrame *> (f);
-  });
-  ta::FrameView view;
-  frame_view_from (frame, &view);
-  return p->engine->submit_frame (view, p->pre, p->run_top_k, std::move (hold), std::move (notify));
+  /* Copied now into the engine's staging block (page-locked): the buffer goes on at once,
+   * with no hold on it, so live mode pushes it without a copy and torchoverlay draws on it
+   * in place; the worker uploads the block with one copy. */
+  ta::StagedFrame staged = gst_torch_classify_stage_buffer (self, buf);
+  return p->engine->submit_frame (staged.view, p->pre, p->run_top_k, std::move (staged.hold),
+      std::move (notify), arrival);
 }
 
 std::unique_ptr<ta::Scheduler>
@@ -175,8 +191,10 @@ gst_torch_classify_make_scheduler (GstTorchClassify * self)
   return std::make_unique<ta::Scheduler>(
       [self](void *frame, std::function<void()> notify) {
         GstTorchClassifyPrivate *p = self->priv;
-        std::shared_ptr<ta::Job> job = submit_buffer (self, static_cast<GstBuffer *> (frame),
-            std::move (notify));
+        GstBuffer *buf = static_cast<GstBuffer *> (frame);
+        std::shared_ptr<ta::Job> job = p->run_roi_list ?
+            gst_torch_classify_submit_regions (self, buf, std::move (notify)) :
+            submit_buffer (self, buf, std::move (notify));
         /* Live mode has one frame in the model at a time: a private engine's batch would
          * never fill, so it runs at once (shared engines batch the other streams' frames). */
         if (p->sched->config ().live && p->run_private_engine)
@@ -211,6 +229,12 @@ resolve_mode (GstTorchClassify * self)
   c.interval = p->run_interval;
   c.max_own = p->run_auto_batch ? 2 * p->run_batch_size : p->run_batch_size;
   p->sched->configure (c);
+  /* Frames carry any number of regions: the regions in flight when push() waits for room
+   * may not fill a batch, which then runs partial. */
+  if (p->run_roi_list)
+    p->sched->set_stall_handler ([self] { self->priv->engine->flush (); });
+  else
+    p->sched->set_stall_handler (nullptr);
 }
 
 static GstFlowReturn
@@ -260,26 +284,9 @@ gst_torch_classify_generate_output (GstBaseTransform * trans, GstBuffer ** outbu
 
 static void
 post_result_message (GstTorchClassify * self, GstBuffer * buf, GstClockTime source_pts,
-    const std::vector<ta::Prediction> & preds)
+    const std::vector<ta::Prediction> & preds, const std::vector<std::string> & names,
+    const char *model_name)
 {
-  GstTorchClassifyPrivate *p = self->priv;
-  GValue ids = G_VALUE_INIT, labels = G_VALUE_INIT, scores = G_VALUE_INIT;
-
-  g_value_init (&ids, GST_TYPE_ARRAY);
-  g_value_init (&labels, GST_TYPE_ARRAY);
-  g_value_init (&scores, GST_TYPE_ARRAY);
-  for (const auto &pr : preds) {
-    GValue v = G_VALUE_INIT;
-    g_value_init (&v, G_TYPE_INT);
-    g_value_set_int (&v, pr.class_id);
-    gst_value_array_append_and_take_value (&ids, &v);
-    g_value_init (&v, G_TYPE_STRING);
-    g_value_set_string (&v, p->labels[pr.class_id].c_str ());
-    gst_value_array_append_and_take_value (&labels, &v);
-    g_value_init (&v, G_TYPE_DOUBLE);
-    g_value_set_double (&v, pr.score);
-    gst_value_array_append_and_take_value (&scores, &v);
-  }
   GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
   GstClockTime pts = GST_BUFFER_PTS (buf);
   GstStructure *s = gst_structure_new ("torchclassify",
@@ -287,12 +294,10 @@ post_result_message (GstTorchClassify * self, GstBuffer * buf, GstClockTime sour
       "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts),
       "running-time", G_TYPE_UINT64, gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts),
       "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf),
-      "model", G_TYPE_STRING, p->model_name.c_str (), NULL);
+      "model", G_TYPE_STRING, model_name, NULL);
   if (GST_CLOCK_TIME_IS_VALID (source_pts))
     gst_structure_set (s, "source-pts", G_TYPE_UINT64, source_pts, NULL);
-  gst_structure_take_value (s, "class-ids", &ids);
-  gst_structure_take_value (s, "labels", &labels);
-  gst_structure_take_value (s, "scores", &scores);
+  gst_torch_classify_take_result_arrays (s, names, preds);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
@@ -305,18 +310,28 @@ attach_result (GstTorchClassify * self, GstBuffer * buf, const ta::TopLogits & l
   GstTorchClassifyPrivate *p = self->priv;
   const std::vector<ta::Prediction> preds = ta::postprocess (logits, p->act, p->run_top_k,
       p->run_threshold);
+  /* The model that computed it (swaps change it between two batches) and its labels. */
+  const ta::ModelInfo *model = logits.model.get ();
+  const std::vector<std::string> &names = gst_torch_classify_labels_for (self, model);
+  const char *model_name = model ? model->name.c_str () : p->model_name.c_str ();
   GstTorchClassificationMeta *meta = gst_buffer_add_torch_classification_meta (buf,
-      p->model_name.c_str (), 0, 0, GST_VIDEO_INFO_WIDTH (&p->info),
+      model_name, 0, 0, GST_VIDEO_INFO_WIDTH (&p->info),
       GST_VIDEO_INFO_HEIGHT (&p->info));
   meta->source_pts = source_pts;
   for (const auto &pr : preds)
-    gst_torch_classification_meta_add_label (meta, pr.class_id, p->labels[pr.class_id].c_str (),
-        pr.score);
+    gst_torch_classification_meta_add_label (meta, pr.class_id,
+        pr.class_id < (int) names.size ()? names[pr.class_id].c_str () : NULL, pr.score);
+  if (model)
+    gst_torch_classification_meta_set_model_sha256 (meta, model->sha256.c_str ());
+  if (logits.latency_ns >= 0)
+    meta->latency = (GstClockTime) logits.latency_ns;
+  gst_torch_classification_meta_set_preprocess (meta, p->pre.resize_size, p->pre.crop_size,
+      p->run_resize_mode.c_str (), p->pre.mean.data (), p->pre.std.data ());
   GST_LOG_OBJECT (self, "%" GST_TIME_FORMAT ": %s %.4f (from %" GST_TIME_FORMAT ")",
-      GST_TIME_ARGS (GST_BUFFER_PTS (buf)), preds.empty ()? "-" : p->labels[preds[0].class_id].c_str (),
+      GST_TIME_ARGS (GST_BUFFER_PTS (buf)), preds.empty ()? "-" : meta->labels[0].label,
       preds.empty ()? 0.0 : preds[0].score, GST_TIME_ARGS (source_pts));
   if (p->run_post_messages)
-    post_result_message (self, buf, source_pts, preds);
+    post_result_message (self, buf, source_pts, preds, names, model_name);
 }
 
 /* ---- the source-pad task ------------------------------------------------- */
@@ -357,8 +372,17 @@ gst_torch_classify_loop (GstTorchClassify * self)
     return;
   }
   buf = gst_buffer_make_writable (buf);
-  if (out.has_result)
+  if (p->run_roi_list)
+    gst_torch_classify_attach_regions (self, buf, out.job, out.has_result,
+        out.owns ? GST_CLOCK_TIME_NONE : out.source_pts);
+  else if (out.has_result)
     attach_result (self, buf, out.result, out.owns ? GST_CLOCK_TIME_NONE : out.source_pts);
+  /* Each result's latency once: a frame's own, or (live mode) a newer borrowed one. */
+  if (out.has_result && out.result.latency_ns >= 0 &&
+      (out.owns || (p->sched->config ().live && out.source_pts != p->last_result_pts))) {
+    p->latency_ns.add (out.result.latency_ns);
+    p->last_result_pts = out.source_pts;
+  }
   GstFlowReturn ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
   p->sched->done_output ();
   if (ret != GST_FLOW_OK) {

@@ -138,6 +138,12 @@ TorchCudaInput::map (GstBuffer * buf, const GstVideoInfo & info, ta::FrameView *
     *why = "the CUDA memory could not be mapped for the GPU";
     return nullptr;
   }
+#if GST_CHECK_VERSION(1, 24, 0)
+  /* From 1.24 decoders work on a stream of their own and only mark the memory as needing
+   * a sync; a GST_MAP_CUDA map does not wait for it. Wait here, before our kernel reads
+   * the planes on another stream (1.22 finishes the decoder's work before pushing). */
+  gst_cuda_memory_sync (cmem);
+#endif
   /* The memory's own layout (decoders pitch their rows), not the caps' default. */
   const GstVideoInfo *mi = &cmem->info;
   const guint8 *base = static_cast<const guint8 *> (m->map.data);

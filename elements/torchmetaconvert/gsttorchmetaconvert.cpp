@@ -47,6 +47,7 @@ enum
 {
   PROP_0,
   PROP_STREAM_NAME,
+  PROP_INCLUDE_MODEL_INFO,
 };
 
 namespace {
@@ -54,6 +55,7 @@ namespace {
 struct TorchMetaConvertPrivate
 {
   std::optional<std::string> stream_name;       /* guarded by the object lock */
+  gboolean include_model_info = FALSE;  /* guarded by the object lock; read at READY->PAUSED */
   GstTorchResults results;      /* the streaming thread's */
 };
 
@@ -156,8 +158,12 @@ gst_torch_meta_convert_change_state (GstElement * element, GstStateChange transi
   GstTorchMetaConvert *self = GST_TORCH_META_CONVERT (element);
 
   /* Before the pads activate: no buffer can arrive while the state is reset. */
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     self->priv->results.reset ();
+    GST_OBJECT_LOCK (self);
+    self->priv->results.set_include_model_info (self->priv->include_model_info);
+    GST_OBJECT_UNLOCK (self);
+  }
   const GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
@@ -204,6 +210,8 @@ gst_torch_meta_convert_set_property (GObject * object, guint prop_id,
   if (prop_id == PROP_STREAM_NAME) {
     const gchar *s = g_value_get_string (value);
     self->priv->stream_name = s ? std::optional<std::string> (s) : std::nullopt;
+  } else if (prop_id == PROP_INCLUDE_MODEL_INFO) {
+    self->priv->include_model_info = g_value_get_boolean (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -220,6 +228,8 @@ gst_torch_meta_convert_get_property (GObject * object, guint prop_id,
   if (prop_id == PROP_STREAM_NAME) {
     const auto & name = self->priv->stream_name;
     g_value_set_string (value, name ? name->c_str () : NULL);
+  } else if (prop_id == PROP_INCLUDE_MODEL_INFO) {
+    g_value_set_boolean (value, self->priv->include_model_info);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -246,6 +256,18 @@ gst_torch_meta_convert_class_init (GstTorchMetaConvertClass * klass)
       g_param_spec_string ("stream-name", "Stream name",
           "Value of the \"stream\" member of each line (unset: the upstream stream-id)",
           NULL, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+
+  /**
+   * GstTorchMetaConvert:include-model-info:
+   *
+   * Provenance: each classification entry also carries "model-sha256", "preprocess"
+   * (resize-size, crop-size, resize-mode, mean, std) and "latency" (ns), where its meta
+   * has them. Read when the element goes to PAUSED.
+   */
+  g_object_class_install_property (gobject_class, PROP_INCLUDE_MODEL_INFO,
+      g_param_spec_boolean ("include-model-info", "Include model info",
+          "Also write each classification's model SHA-256, preprocessing settings and latency",
+          FALSE, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -21,6 +21,16 @@
  * With mqtt-host set and location unset nothing is written to stdout; `location=-`
  * writes there too.
  *
+ * With #GstTorchMetaSink:kafka-brokers set, each object is also produced to the Kafka
+ * topic #GstTorchMetaSink:kafka-topic, keyed by the stream name (one camera's results stay
+ * in one partition, in order), through an idempotent librdkafka producer with a bounded
+ * queue (#GstTorchMetaSink:kafka-queue-size). At EOS the sink waits up to
+ * #GstTorchMetaSink:kafka-flush-timeout for the brokers to acknowledge what is queued.
+ * As with MQTT, location unset is then no file and no stdout.
+ *
+ * #GstTorchMetaSink:stats tells what the sink did: lines and bytes, and per output the
+ * messages sent, queued, dropped and the reconnections.
+ *
  * The element is the adapter: the schema is ta::to_json_line (plugin/core/json_lines.h),
  * the outputs are ta::Transport classes (plugin/core/transports/).
  *
@@ -31,6 +41,9 @@
  * |[
  * gst-launch-1.0 rtspsrc location=rtsp://cam/stream latency=200 ! decodebin ! videoconvert ! torchclassify ! torchmetasink stream-name=cam0 mqtt-host=broker.local mqtt-qos=1
  * ]| Publishes the results of an RTSP camera on the MQTT topic torchanalytics/cam0.
+ * |[
+ * gst-launch-1.0 rtspsrc location=rtsp://cam/stream ! decodebin ! videoconvert ! torchclassify ! torchmetasink stream-name=cam0 kafka-brokers=kafka1:9092,kafka2:9092 kafka-topic=camera-results
+ * ]| Produces the results of an RTSP camera to the Kafka topic camera-results, key cam0.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -44,8 +57,10 @@
 #include "transports/sink_transports.h"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +74,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_torch_meta_sink_debug);
 #define DEFAULT_MQTT_MAX_QUEUED 1000
 /* How long stop() waits for the broker to take what is still queued. */
 #define MQTT_DRAIN_MS 2000
+#define DEFAULT_KAFKA_ACKS "all"
+#define DEFAULT_KAFKA_QUEUE_SIZE 1000
+#define DEFAULT_KAFKA_FLUSH_TIMEOUT 5000
 
 enum
 {
@@ -76,6 +94,19 @@ enum
   PROP_MQTT_KEEPALIVE,
   PROP_MQTT_MAX_QUEUED,
   PROP_DROPPED,
+  PROP_KAFKA_BROKERS,
+  PROP_KAFKA_TOPIC,
+  PROP_KAFKA_ACKS,
+  PROP_KAFKA_SECURITY_PROTOCOL,
+  PROP_KAFKA_SASL_MECHANISM,
+  PROP_KAFKA_SASL_USERNAME,
+  PROP_KAFKA_SASL_PASSWORD,
+  PROP_KAFKA_SSL_CA_LOCATION,
+  PROP_KAFKA_CONFIG,
+  PROP_KAFKA_QUEUE_SIZE,
+  PROP_KAFKA_FLUSH_TIMEOUT,
+  PROP_STATS,
+  PROP_INCLUDE_MODEL_INFO,
 };
 
 namespace {
@@ -95,7 +126,24 @@ struct TorchMetaSinkPrivate
   guint mqtt_max_queued_used = DEFAULT_MQTT_MAX_QUEUED;
   guint64 dropped = 0;          /* the count of the last run, after stop() */
 
+  ta::KafkaOptions kafka;       /* brokers "": no Kafka; the password is never logged or readable */
+  guint kafka_flush_timeout_ms = DEFAULT_KAFKA_FLUSH_TIMEOUT;
+  guint kafka_flush_used = DEFAULT_KAFKA_FLUSH_TIMEOUT;
+  guint kafka_queue_used = DEFAULT_KAFKA_QUEUE_SIZE;
+  ta::Transport *kafka_out = nullptr;   /* in outputs, or null */
+  ta::Transport *file_out = nullptr;    /* in outputs, or null */
+  std::atomic<bool> kafka_flushed{false};   /* EOS waited for Kafka: stop() need not wait again */
+  /* Written by the streaming thread, read by "stats" from any thread. */
+  std::atomic<guint64> lines{0};
+  std::atomic<guint64> bytes{0};
+  GstStructure *last_stats = nullptr;   /* "stats" of the last run, after stop() */
+  /* Taken (inside the object lock where both are) by whoever changes `outputs` or
+   * `last_stats`, and alone by "stats": a transport's stats() takes its own lock, under
+   * which it may log, and logging an object can take object locks. */
+  std::mutex stats_mu;
+
   GstTorchResults results;      /* the streaming thread's */
+  gboolean include_model_info = FALSE;  /* property; read in start() */
 };
 
 /* The plain string property `prop_id` stands for ("" is unset); NULL for the others. */
@@ -115,6 +163,24 @@ string_field (TorchMetaSinkPrivate * priv, guint prop_id)
       return &priv->mqtt.password;
     case PROP_MQTT_CA_FILE:
       return &priv->mqtt.ca_file;
+    case PROP_KAFKA_BROKERS:
+      return &priv->kafka.brokers;
+    case PROP_KAFKA_TOPIC:
+      return &priv->kafka.topic;
+    case PROP_KAFKA_ACKS:
+      return &priv->kafka.acks;
+    case PROP_KAFKA_SECURITY_PROTOCOL:
+      return &priv->kafka.security_protocol;
+    case PROP_KAFKA_SASL_MECHANISM:
+      return &priv->kafka.sasl_mechanism;
+    case PROP_KAFKA_SASL_USERNAME:
+      return &priv->kafka.sasl_username;
+    case PROP_KAFKA_SASL_PASSWORD:
+      return &priv->kafka.sasl_password;
+    case PROP_KAFKA_SSL_CA_LOCATION:
+      return &priv->kafka.ssl_ca_location;
+    case PROP_KAFKA_CONFIG:
+      return &priv->kafka.config;
     default:
       return nullptr;
   }
@@ -172,6 +238,8 @@ gst_torch_meta_sink_init (GstTorchMetaSink * self)
   self->priv->mqtt.qos = DEFAULT_MQTT_QOS;
   self->priv->mqtt.keepalive_s = DEFAULT_MQTT_KEEPALIVE;
   self->priv->mqtt.max_queued = DEFAULT_MQTT_MAX_QUEUED;
+  self->priv->kafka.acks = DEFAULT_KAFKA_ACKS;
+  self->priv->kafka.max_queued = DEFAULT_KAFKA_QUEUE_SIZE;
   /* Like filesink: writing metadata need not wait for the clock. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }
@@ -184,6 +252,9 @@ gst_torch_meta_sink_finalize (GObject * object)
   /* stop() stopped the transports; this covers a sink disposed while started. */
   self->priv->outputs.clear ();
   wipe (self->priv->mqtt.password);
+  wipe (self->priv->kafka.sasl_password);
+  if (self->priv->last_stats)
+    gst_structure_free (self->priv->last_stats);
   delete self->priv;
   self->priv = nullptr;
 
@@ -214,10 +285,83 @@ gst_torch_meta_sink_set_property (GObject * object, guint prop_id,
     field = s ? std::optional<std::string> (s) : std::nullopt;
   } else if (prop_id == PROP_MQTT_MAX_QUEUED) {
     priv->mqtt.max_queued = g_value_get_uint (value);
+  } else if (prop_id == PROP_KAFKA_QUEUE_SIZE) {
+    priv->kafka.max_queued = g_value_get_uint (value);
+  } else if (prop_id == PROP_KAFKA_FLUSH_TIMEOUT) {
+    priv->kafka_flush_timeout_ms = g_value_get_uint (value);
+  } else if (prop_id == PROP_INCLUDE_MODEL_INFO) {
+    priv->include_model_info = g_value_get_boolean (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
   GST_OBJECT_UNLOCK (self);
+}
+
+/* The fields of one output in "stats", prefixed with its kind (file, mqtt, kafka). */
+static void
+gst_torch_meta_sink_add_transport_stats (GstStructure * s, const char *kind,
+    const ta::Transport * t)
+{
+  const ta::TransportStats st = t->stats ();
+  const std::string k (kind);
+
+  gst_structure_set (s,
+      (k + "-where").c_str (), G_TYPE_STRING, t->where ().c_str (),
+      (k + "-sent").c_str (), G_TYPE_UINT64, (guint64) st.published,
+      (k + "-queued").c_str (), G_TYPE_UINT64, (guint64) st.queued,
+      (k + "-dropped").c_str (), G_TYPE_UINT64, (guint64) st.dropped,
+      (k + "-failed").c_str (), G_TYPE_UINT64, (guint64) st.failed,
+      (k + "-reconnects").c_str (), G_TYPE_UINT64, (guint64) st.reconnects,
+      (k + "-connected").c_str (), G_TYPE_BOOLEAN, (gboolean) st.connected, NULL);
+  if (k == "mqtt")
+    gst_structure_set (s, "mqtt-lost", G_TYPE_UINT64, (guint64) st.lost,
+        "mqtt-restarts", G_TYPE_UINT64, (guint64) st.restarts, NULL);
+}
+
+/* "stats" now: the running outputs', or those of the last run. stats_mu held. */
+static GstStructure *
+gst_torch_meta_sink_make_stats (GstTorchMetaSink * self)
+{
+  TorchMetaSinkPrivate *priv = self->priv;
+
+  if (priv->outputs.empty () && priv->last_stats)
+    return gst_structure_copy (priv->last_stats);
+  GstStructure *s = gst_structure_new ("torchmetasink-stats",
+      "lines", G_TYPE_UINT64, priv->lines.load (),
+      "bytes", G_TYPE_UINT64, priv->bytes.load (), NULL);
+  guint64 dropped = 0;
+  for (const auto & t : priv->outputs) {
+    const char *kind = t.get () == priv->mqtt_out ? "mqtt" :
+        t.get () == priv->kafka_out ? "kafka" : "file";
+    gst_torch_meta_sink_add_transport_stats (s, kind, t.get ());
+    dropped += t->dropped ();
+  }
+  gst_structure_set (s, "dropped", G_TYPE_UINT64, dropped, NULL);
+  return s;
+}
+
+/* Our "stats" shadows GstBaseSink's: keep its fields, so that what applications read from
+ * any sink ("rendered", "average-rate") is still there. Its "dropped" (buffers dropped for
+ * lateness) becomes "buffers-dropped"; our "dropped" counts results the outputs dropped. */
+static void
+gst_torch_meta_sink_add_base_stats (GObject * object, GstStructure * s)
+{
+  GParamSpec *ps = g_object_class_find_property (G_OBJECT_CLASS (parent_class), "stats");
+  if (!ps || ps->owner_type == GST_TYPE_TORCH_META_SINK)
+    return;
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, GST_TYPE_STRUCTURE);
+  G_OBJECT_CLASS (parent_class)->get_property (object, ps->param_id, &v, ps);
+  const GstStructure *base = gst_value_get_structure (&v);
+  guint64 n;
+  gdouble rate;
+  if (base && gst_structure_get_uint64 (base, "rendered", &n))
+    gst_structure_set (s, "rendered", G_TYPE_UINT64, n, NULL);
+  if (base && gst_structure_get_uint64 (base, "dropped", &n))
+    gst_structure_set (s, "buffers-dropped", G_TYPE_UINT64, n, NULL);
+  if (base && gst_structure_get_double (base, "average-rate", &rate))
+    gst_structure_set (s, "average-rate", G_TYPE_DOUBLE, rate, NULL);
+  g_value_unset (&v);
 }
 
 static void
@@ -229,6 +373,16 @@ gst_torch_meta_sink_get_property (GObject * object, guint prop_id,
   const std::string *str;
   const int *num;
 
+  if (prop_id == PROP_STATS) {
+    GstStructure *s;
+    {
+      std::lock_guard<std::mutex> lk (priv->stats_mu);
+      s = gst_torch_meta_sink_make_stats (self);
+    }
+    gst_torch_meta_sink_add_base_stats (object, s);
+    g_value_take_boxed (value, s);
+    return;
+  }
   GST_OBJECT_LOCK (self);
   if (prop_id == PROP_MQTT_CLIENT_ID && priv->mqtt.client_id.empty ()) {
     /* Unset: the generated one while the sink runs. */
@@ -247,8 +401,15 @@ gst_torch_meta_sink_get_property (GObject * object, guint prop_id,
   } else if (prop_id == PROP_MQTT_MAX_QUEUED) {
     g_value_set_uint (value, static_cast<guint> (priv->mqtt.max_queued));
   } else if (prop_id == PROP_DROPPED) {
-    g_value_set_uint64 (value, priv->mqtt_out ? priv->mqtt_out->dropped () :
-        priv->dropped);
+    g_value_set_uint64 (value, priv->mqtt_out || priv->kafka_out ?
+        (priv->mqtt_out ? priv->mqtt_out->dropped () : 0) +
+        (priv->kafka_out ? priv->kafka_out->dropped () : 0) : priv->dropped);
+  } else if (prop_id == PROP_KAFKA_QUEUE_SIZE) {
+    g_value_set_uint (value, static_cast<guint> (priv->kafka.max_queued));
+  } else if (prop_id == PROP_KAFKA_FLUSH_TIMEOUT) {
+    g_value_set_uint (value, priv->kafka_flush_timeout_ms);
+  } else if (prop_id == PROP_INCLUDE_MODEL_INFO) {
+    g_value_set_boolean (value, priv->include_model_info);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -278,6 +439,7 @@ gst_torch_meta_sink_on_event (GstTorchMetaSink * self, ta::TransportEvent ev,
       code = GST_RESOURCE_ERROR_NOT_AUTHORIZED;
       break;
     case ta::TransportEvent::kConnectionLost:
+    case ta::TransportEvent::kDeliveryFailed:
       code = GST_RESOURCE_ERROR_WRITE;
       break;
   }
@@ -288,15 +450,15 @@ gst_torch_meta_sink_on_event (GstTorchMetaSink * self, ta::TransportEvent ev,
 }
 
 static void
-gst_torch_meta_sink_on_log (GstTorchMetaSink * self, ta::TransportLogLevel level,
-    const std::string & msg)
+gst_torch_meta_sink_on_log (GstTorchMetaSink * self, const char *who,
+    ta::TransportLogLevel level, const std::string & msg)
 {
   static const GstDebugLevel levels[] = {       /* in ta::TransportLogLevel's order */
     GST_LEVEL_WARNING, GST_LEVEL_WARNING, GST_LEVEL_INFO, GST_LEVEL_DEBUG,
     GST_LEVEL_LOG               /* libmosquitto's one line per packet */
   };
   GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, levels[static_cast<int> (level)], self,
-      "mqtt: %s", msg.c_str ());
+      "%s: %s", who, msg.c_str ());
 }
 
 /* Stops the transports (MQTT: a bounded wait for what is queued), saying what was
@@ -307,15 +469,36 @@ gst_torch_meta_sink_stop_outputs (GstTorchMetaSink * self)
   TorchMetaSinkPrivate *priv = self->priv;
   std::vector<std::unique_ptr<ta::Transport>> outputs;
 
+  ta::Transport *kafka_out, *mqtt_out;
+  guint64 dropped = 0;
+
   GST_OBJECT_LOCK (self);
-  outputs.swap (priv->outputs);
+  /* The last run's numbers stay readable in "stats" once it stopped. */
+  {
+    std::lock_guard<std::mutex> lk (priv->stats_mu);
+    if (!priv->outputs.empty ()) {
+      if (priv->last_stats)
+        gst_structure_free (priv->last_stats);
+      priv->last_stats = nullptr;
+    }
+    outputs.swap (priv->outputs);
+  }
+  kafka_out = priv->kafka_out;
+  mqtt_out = priv->mqtt_out;
   GST_OBJECT_UNLOCK (self);
 
+  GstStructure *last = gst_structure_new ("torchmetasink-stats",
+      "lines", G_TYPE_UINT64, priv->lines.load (),
+      "bytes", G_TYPE_UINT64, priv->bytes.load (), NULL);
   for (auto & t : outputs) {
     size_t left = 0;
+    const bool is_kafka = t.get () == kafka_out;
+    /* Kafka: the wait of kafka-flush-timeout, unless EOS already waited. */
+    const guint drain_ms = !is_kafka ? MQTT_DRAIN_MS :
+        priv->kafka_flushed ? 0 : priv->kafka_flush_used;
     try {
       /* Returns only after the last callback: none can post on our behalf later. */
-      left = t->stop (std::chrono::milliseconds (MQTT_DRAIN_MS));
+      left = t->stop (std::chrono::milliseconds (drain_ms));
     } catch (const ta::Error & e) {
       /* Like filesink, the sink still stops: the file is gone either way. */
       gst_torch_post_core_error (GST_ELEMENT (self), e);
@@ -326,10 +509,24 @@ gst_torch_meta_sink_stop_outputs (GstTorchMetaSink * self)
         G_GSIZE_FORMAT " discarded at stop, %" G_GUINT64_FORMAT " client restarts",
         t->where ().c_str (), (guint64) st.published, (guint64) st.dropped,
         (guint64) st.lost, left, (guint64) st.restarts);
-    if (t.get () != priv->mqtt_out)
+    gst_torch_meta_sink_add_transport_stats (last, t.get () == mqtt_out ? "mqtt" :
+        is_kafka ? "kafka" : "file", t.get ());
+    dropped += st.dropped;
+    if (is_kafka) {
+      GST_OBJECT_LOCK (self);
+      priv->kafka_out = nullptr;
+      GST_OBJECT_UNLOCK (self);
+      if (left > 0)
+        GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+            ("%" G_GSIZE_FORMAT " results could not be delivered to Kafka (%s) "
+                "before the sink stopped, and were discarded: raise kafka-flush-timeout "
+                "to wait longer.", left, t->where ().c_str ()),
+            ("waited up to %u ms", drain_ms));
+      continue;
+    }
+    if (t.get () != mqtt_out)
       continue;
     GST_OBJECT_LOCK (self);
-    priv->dropped = st.dropped;
     priv->mqtt_out = nullptr;
     priv->mqtt_client_id_used.clear ();
     GST_OBJECT_UNLOCK (self);
@@ -339,6 +536,20 @@ gst_torch_meta_sink_stop_outputs (GstTorchMetaSink * self)
               "before the sink stopped, and were discarded.", left,
               t->where ().c_str ()), ("waited up to %d ms", MQTT_DRAIN_MS));
   }
+  gst_structure_set (last, "dropped", G_TYPE_UINT64, dropped, NULL);
+  GST_OBJECT_LOCK (self);
+  priv->file_out = nullptr;
+  if (!outputs.empty ()) {
+    priv->dropped = dropped;
+    std::lock_guard<std::mutex> lk (priv->stats_mu);
+    if (priv->last_stats)
+      gst_structure_free (priv->last_stats);
+    priv->last_stats = last;
+    last = nullptr;
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (last)
+    gst_structure_free (last);
 }
 
 static gboolean
@@ -348,28 +559,53 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
   TorchMetaSinkPrivate *priv = self->priv;
   std::string location;
   ta::MqttOptions mqtt;
+  ta::KafkaOptions kafka;
 
   GST_OBJECT_LOCK (self);
   location = priv->location.value_or ("");
   mqtt = priv->mqtt;
+  kafka = priv->kafka;
+  priv->kafka_flush_used = priv->kafka_flush_timeout_ms;
+  priv->kafka_queue_used = static_cast<guint> (priv->kafka.max_queued);
+  priv->kafka_flushed = false;
   priv->dropped = 0;
+  priv->lines = 0;
+  priv->bytes = 0;
+  {
+    std::lock_guard<std::mutex> lk (priv->stats_mu);
+    if (priv->last_stats)
+      gst_structure_free (priv->last_stats);
+    priv->last_stats = nullptr;
+  }
+  const bool include_model_info = priv->include_model_info;
   GST_OBJECT_UNLOCK (self);
 
   priv->results.reset ();
+  priv->results.set_include_model_info (include_model_info);
 
   ta::TransportCallbacks cb;
   cb.on_event =[self](ta::TransportEvent ev, const std::string & text,
       const std::string & detail) {
     gst_torch_meta_sink_on_event (self, ev, text, detail);
   };
+  ta::TransportCallbacks kafka_cb = cb;
   cb.on_log =[self](ta::TransportLogLevel level, const std::string & msg) {
-    gst_torch_meta_sink_on_log (self, level, msg);
+    gst_torch_meta_sink_on_log (self, "mqtt", level, msg);
+  };
+  kafka_cb.on_log =[self](ta::TransportLogLevel level, const std::string & msg) {
+    gst_torch_meta_sink_on_log (self, "kafka", level, msg);
   };
   try {
-    ta::SinkTransports t = ta::make_sink_transports (location, mqtt, cb);
+    ta::SinkTransports t = ta::make_sink_transports (location, mqtt, kafka, cb,
+        kafka_cb);
     GST_OBJECT_LOCK (self);
-    priv->outputs = std::move (t.all);
+    {
+      std::lock_guard<std::mutex> lk (priv->stats_mu);
+      priv->outputs = std::move (t.all);
+    }
     priv->mqtt_out = t.mqtt;
+    priv->kafka_out = t.kafka;
+    priv->file_out = t.file;
     priv->mqtt_client_id_used = t.mqtt ? mqtt.client_id : "";
     priv->mqtt_max_queued_used = mqtt.max_queued;
     GST_OBJECT_UNLOCK (self);
@@ -387,6 +623,7 @@ gst_torch_meta_sink_start (GstBaseSink * sink)
         ("%s", e.what ()));
   }
   wipe (mqtt.password);
+  wipe (kafka.sasl_password);
   return !priv->outputs.empty ();
 }
 
@@ -418,14 +655,35 @@ gst_torch_meta_sink_event (GstBaseSink * sink, GstEvent * event)
   if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
     priv->results.set_stream_start (event);
   } else if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
-    /* No wait for the network here (stop() drains MQTT); a word on what was dropped. */
+    /* No wait for MQTT here (stop() drains it); Kafka: up to kafka-flush-timeout, so
+     * that EOS on the bus means delivered (or a warning says how many were not). A word
+     * on what was dropped. */
     for (auto & t : priv->outputs) {
+      const bool is_kafka = t.get () == priv->kafka_out;
       try {
-        t->flush (std::chrono::milliseconds (0));
+        const size_t left = t->flush (std::chrono::milliseconds (is_kafka ?
+                priv->kafka_flush_used : 0));
+        if (is_kafka) {
+          priv->kafka_flushed = true;
+          if (left > 0)
+            GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+                ("%" G_GSIZE_FORMAT " results were not yet acknowledged by Kafka (%s) "
+                    "at EOS after kafka-flush-timeout (%u ms): check that the brokers "
+                    "are reachable, or raise kafka-flush-timeout.", left,
+                    t->where ().c_str (), priv->kafka_flush_used), ("queued=%"
+                    G_GSIZE_FORMAT, left));
+        }
       } catch (const ta::Error & e) {
         gst_torch_post_core_error (GST_ELEMENT (self), e);
       }
     }
+    if (priv->kafka_out && priv->kafka_out->dropped () > 0)
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("%" G_GUINT64_FORMAT " results were not produced to Kafka: more than "
+              "kafka-queue-size (%u) waited for the brokers at %s, and the oldest "
+              "were dropped.", priv->kafka_out->dropped (),
+              priv->kafka_queue_used, priv->kafka_out->where ().c_str ()),
+          ("dropped=%" G_GUINT64_FORMAT, priv->kafka_out->dropped ()));
     const guint64 dropped = priv->mqtt_out ? priv->mqtt_out->dropped () : 0;
     if (dropped > 0)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
@@ -453,6 +711,8 @@ gst_torch_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     /* MQTT queues and never waits for the network; a file writes the whole line. */
     for (auto & t : priv->outputs)
       t->publish (r.stream, line);
+    priv->lines++;
+    priv->bytes += line.size () + 1;    /* with its newline, as in a file */
   } catch (const ta::Error & e) {
     gst_torch_post_core_error (GST_ELEMENT (self), e);
     return GST_FLOW_ERROR;
@@ -584,8 +844,119 @@ gst_torch_meta_sink_class_init (GstTorchMetaSinkClass * klass)
           1, G_MAXINT, DEFAULT_MQTT_MAX_QUEUED, flags));
   g_object_class_install_property (gobject_class, PROP_DROPPED,
       g_param_spec_uint64 ("dropped", "Dropped",
-          "MQTT messages dropped because the queue was full (since start; after a stop: that run's)",
+          "MQTT and Kafka messages dropped because a queue was full (since start; after a stop: that run's)",
           0, G_MAXUINT64, 0, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstTorchMetaSink:include-model-info:
+   *
+   * Provenance: each classification entry also carries "model-sha256", "preprocess"
+   * (resize-size, crop-size, resize-mode, mean, std) and "latency" (ns), where its meta
+   * has them. Read in start().
+   */
+  g_object_class_install_property (gobject_class, PROP_INCLUDE_MODEL_INFO,
+      g_param_spec_boolean ("include-model-info", "Include model info",
+          "Also write each classification's model SHA-256, preprocessing settings and latency",
+          FALSE, flags));
+
+  /**
+   * GstTorchMetaSink:kafka-brokers:
+   *
+   * The bootstrap brokers of the Kafka cluster to produce each JSON object to, one
+   * message per buffer keyed by the stream name: `host:port` separated by commas.
+   * Unset: no Kafka. Needs a plugin built with librdkafka; otherwise the sink fails to
+   * start.
+   */
+  g_object_class_install_property (gobject_class, PROP_KAFKA_BROKERS,
+      g_param_spec_string ("kafka-brokers", "Kafka brokers",
+          "Kafka bootstrap brokers, host:port separated by commas (unset: no Kafka)",
+          NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_KAFKA_TOPIC,
+      g_param_spec_string ("kafka-topic", "Kafka topic",
+          "Kafka topic the results go to (needed with kafka-brokers; letters, digits, '.', '_', '-')",
+          NULL, flags));
+  /**
+   * GstTorchMetaSink:kafka-acks:
+   *
+   * "all" (default): a message counts as sent once every in-sync replica has it, and
+   * the producer is idempotent (no duplicates, no reordering across retries). "1": the
+   * leader only; "0": no acknowledgement (at most once). With 0 or 1 the producer keeps
+   * one request in flight per broker to keep the order.
+   */
+  g_object_class_install_property (gobject_class, PROP_KAFKA_ACKS,
+      g_param_spec_string ("kafka-acks", "Kafka acks",
+          "Acknowledgements to wait for: all (every in-sync replica, idempotent), 1 (the leader), 0 (none)",
+          DEFAULT_KAFKA_ACKS, flags));
+  g_object_class_install_property (gobject_class, PROP_KAFKA_SECURITY_PROTOCOL,
+      g_param_spec_string ("kafka-security-protocol", "Kafka security protocol",
+          "plaintext, ssl, sasl_plaintext or sasl_ssl (unset: plaintext)", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_KAFKA_SASL_MECHANISM,
+      g_param_spec_string ("kafka-sasl-mechanism", "Kafka SASL mechanism",
+          "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI, OAUTHBEARER", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_KAFKA_SASL_USERNAME,
+      g_param_spec_string ("kafka-sasl-username", "Kafka SASL user name",
+          "SASL user name (PLAIN, SCRAM)", NULL, flags));
+  /**
+   * GstTorchMetaSink:kafka-sasl-password:
+   *
+   * Write-only: it cannot be read back, and it never appears in logs or messages. Use
+   * kafka-security-protocol=sasl_ssl so that it does not travel in clear text.
+   */
+  g_object_class_install_property (gobject_class, PROP_KAFKA_SASL_PASSWORD,
+      g_param_spec_string ("kafka-sasl-password", "Kafka SASL password",
+          "SASL password (write-only, never logged)", NULL,
+          (GParamFlags) (G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property (gobject_class, PROP_KAFKA_SSL_CA_LOCATION,
+      g_param_spec_string ("kafka-ssl-ca-location", "Kafka CA location",
+          "PEM file (or directory) of CA certificates to verify the brokers with (ssl, sasl_ssl)",
+          NULL, flags));
+  /**
+   * GstTorchMetaSink:kafka-config:
+   *
+   * More librdkafka settings, `key=value,key=value` (a backslash escapes a comma in a
+   * value), applied after all the others, so they can override them: for example
+   * `linger.ms=20,compression.codec=lz4` or `message.timeout.ms=60000`. A key or value
+   * librdkafka does not know fails the start, naming it.
+   */
+  g_object_class_install_property (gobject_class, PROP_KAFKA_CONFIG,
+      g_param_spec_string ("kafka-config", "Kafka config",
+          "More librdkafka settings as key=value,key=value, applied last", NULL, flags));
+  /**
+   * GstTorchMetaSink:kafka-queue-size:
+   *
+   * Messages kept for Kafka: waiting plus handed to librdkafka and not yet
+   * acknowledged. Up to half of it (at most 100) are inside librdkafka at a time and
+   * are never dropped; when the queue is full the oldest waiting message is dropped and
+   * counted in #GstTorchMetaSink:dropped.
+   */
+  g_object_class_install_property (gobject_class, PROP_KAFKA_QUEUE_SIZE,
+      g_param_spec_uint ("kafka-queue-size", "Kafka queue size",
+          "Most messages kept for Kafka (waiting or unacknowledged); beyond it the oldest are dropped",
+          1, G_MAXINT, DEFAULT_KAFKA_QUEUE_SIZE, flags));
+  /**
+   * GstTorchMetaSink:kafka-flush-timeout:
+   *
+   * At EOS the streaming thread waits at most this long for Kafka to acknowledge what
+   * is queued (a warning says how many were not); a stop without EOS waits as long
+   * before it discards them. 0: no wait.
+   */
+  g_object_class_install_property (gobject_class, PROP_KAFKA_FLUSH_TIMEOUT,
+      g_param_spec_uint ("kafka-flush-timeout", "Kafka flush timeout",
+          "Most milliseconds EOS (or a stop) waits for Kafka to acknowledge what is queued",
+          0, 600000, DEFAULT_KAFKA_FLUSH_TIMEOUT, flags));
+  /**
+   * GstTorchMetaSink:stats:
+   *
+   * A `torchmetasink-stats` structure: `lines` and `bytes` (newlines included) the sink
+   * made, `dropped` (all outputs), and per output, prefixed `file-`, `mqtt-` or
+   * `kafka-`: `where`, `sent` (written, or acknowledged by the broker), `queued`,
+   * `dropped`, `failed` (refused for good), `reconnects`, `connected`; MQTT also `lost`
+   * and `restarts`. After a stop: the last run's numbers.
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Stats",
+          "What the sink did: lines, bytes, and per output sent/queued/dropped/failed/reconnects",
+          GST_TYPE_STRUCTURE, (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,

@@ -18,6 +18,13 @@
  * Frames without results pass untouched. A box whose text, scores and place are those of
  * a recent frame is not laid out or drawn again.
  *
+ * Regions of interest (results whose roi_id is set: torchclassify inference-region=roi-list)
+ * get an outline in `box-color` and their labels beside the box, above it (below it for the
+ * bottom `position`s, or when there is no room above), kept inside the frame. A
+ * #GstVideoRegionOfInterestMeta without a result (a region torchclassify skipped, or of a
+ * type it was not asked to classify) is drawn, with `show-rois`, as a thin outline in
+ * `roi-color` with its type as a small caption.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 v4l2src ! decodebin ! videoconvert ! torchclassify ! torchoverlay ! autovideosink
@@ -51,6 +58,9 @@ enum {
   PROP_SHOW_SCORES,
   PROP_SHOW_BARS,
   PROP_COLOR,
+  PROP_BOX_COLOR,
+  PROP_ROI_COLOR,
+  PROP_SHOW_ROIS,
 };
 
 #define DEFAULT_TOP_K 3
@@ -59,6 +69,9 @@ enum {
 #define DEFAULT_SHOW_SCORES TRUE
 #define DEFAULT_SHOW_BARS TRUE
 #define DEFAULT_COLOR 0xFFFFFFFF
+#define DEFAULT_BOX_COLOR 0xFF00E000
+#define DEFAULT_ROI_COLOR 0xFFFFB000
+#define DEFAULT_SHOW_ROIS TRUE
 
 #define CAPS_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, ARGB, ABGR, I420, NV12 }"
 
@@ -106,6 +119,9 @@ struct _GstTorchOverlay {
   gboolean show_scores;
   gboolean show_bars;
   guint color;
+  guint box_color;
+  guint roi_color;
+  gboolean show_rois;
 
   GstVideoInfo info;
   gboolean have_info;
@@ -149,6 +165,9 @@ gst_torch_overlay_set_property (GObject * object, guint prop_id, const GValue * 
     case PROP_SHOW_SCORES: self->show_scores = g_value_get_boolean (value); break;
     case PROP_SHOW_BARS: self->show_bars = g_value_get_boolean (value); break;
     case PROP_COLOR: self->color = g_value_get_uint (value); break;
+    case PROP_BOX_COLOR: self->box_color = g_value_get_uint (value); break;
+    case PROP_ROI_COLOR: self->roi_color = g_value_get_uint (value); break;
+    case PROP_SHOW_ROIS: self->show_rois = g_value_get_boolean (value); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -169,6 +188,9 @@ gst_torch_overlay_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SHOW_SCORES: g_value_set_boolean (value, self->show_scores); break;
     case PROP_SHOW_BARS: g_value_set_boolean (value, self->show_bars); break;
     case PROP_COLOR: g_value_set_uint (value, self->color); break;
+    case PROP_BOX_COLOR: g_value_set_uint (value, self->box_color); break;
+    case PROP_ROI_COLOR: g_value_set_uint (value, self->roi_color); break;
+    case PROP_SHOW_ROIS: g_value_set_boolean (value, self->show_rois); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -328,28 +350,122 @@ attach_composition (GstBuffer * buf, GstVideoOverlayComposition * comp)
   gst_video_overlay_composition_unref (merged);
 }
 
+/* What one frame shows. */
+struct Drawing {
+  std::vector<ta::OverlayRegion> results;       /* full-frame results: boxes inside */
+  std::vector<ta::OverlayRegion> rois;          /* results of regions: outline + labels beside */
+  std::vector<ta::OverlayRegion> plain;         /* ROI metas without a result: label = type */
+  bool empty () const { return results.empty () && rois.empty () && plain.empty (); }
+};
+
+/* The ROI meta's rectangle clipped to the frame, read as torchclassify reads it: x and y
+ * above G_MAXINT are the negative numbers they wrap from (a box that starts left of or
+ * above the frame). Empty (w or h 0) when no pixel of it is in the frame. */
+static ta::Box
+roi_in_frame (const GstVideoRegionOfInterestMeta * roi, gint fw, gint fh)
+{
+  const gint64 x0 = CLAMP ((gint64) (gint32) roi->x, 0, fw), y0 = CLAMP ((gint64) (gint32) roi->y, 0, fh);
+  const gint64 x1 = CLAMP ((gint64) (gint32) roi->x + roi->w, 0, fw);
+  const gint64 y1 = CLAMP ((gint64) (gint32) roi->y + roi->h, 0, fh);
+  if (x1 <= x0 || y1 <= y0)
+    return {0, 0, 0, 0};
+  return {(int) x0, (int) y0, (int) (x1 - x0), (int) (y1 - y0)};
+}
+
+/* Whether `roi` has a result on the buffer: the classification param torchclassify adds
+ * to it, or a result of the same id, type and (clipped) rectangle. */
+static bool
+roi_is_classified (GstVideoRegionOfInterestMeta * roi, const ta::Box & clipped,
+    const std::vector<GstTorchClassificationMeta *> & results)
+{
+  if (gst_video_region_of_interest_meta_get_param (roi, "classification"))
+    return true;
+  for (GstTorchClassificationMeta *m : results)
+    if (m->roi_id == roi->id && m->roi_type == roi->roi_type && m->x == (guint) clipped.x
+        && m->y == (guint) clipped.y && m->width == (guint) clipped.w && m->height == (guint) clipped.h)
+      return true;
+  return false;
+}
+
+/* Plain boxes drawn per frame at most: a detector that floods a frame with ROI metas
+ * (thousands) must not make every frame lay out thousands of captions. */
+#define MAX_PLAIN_BOXES 256
+
+/* Whether any pixel of the rectangle lies in the frame. */
+static bool
+in_frame (guint x, guint y, guint w, guint h, gint fw, gint fh)
+{
+  return w > 0 && h > 0 && x < (guint) fw && y < (guint) fh;
+}
+
+static void
+gst_torch_overlay_gather (GstTorchOverlay * self, GstBuffer * buf, bool show_rois, Drawing * d)
+{
+  std::vector<GstTorchClassificationMeta *> results;
+  gpointer state = NULL;
+  GstTorchClassificationMeta *m;
+  const gint fw = GST_VIDEO_INFO_WIDTH (&self->info), fh = GST_VIDEO_INFO_HEIGHT (&self->info);
+
+  while ((m = gst_buffer_iterate_torch_classification_meta (buf, &state))) {
+    ta::OverlayRegion r;
+    r.x = (int) MIN (m->x, (guint) G_MAXINT);
+    r.y = (int) MIN (m->y, (guint) G_MAXINT);
+    r.w = (int) MIN (m->width, (guint) G_MAXINT);
+    r.h = (int) MIN (m->height, (guint) G_MAXINT);
+    for (guint i = 0; i < m->n_labels; i++)
+      r.labels.push_back ({m->labels[i].label ? m->labels[i].label : "", m->labels[i].score});
+    if (m->roi_id >= 0) {
+      results.push_back (m);
+      /* Drawn even without labels (the box), unless nothing of it is in the frame. */
+      if (self->have_info && in_frame (m->x, m->y, m->width, m->height, fw, fh))
+        d->rois.push_back (std::move (r));
+    } else if (!r.labels.empty ()) {
+      d->results.push_back (std::move (r));
+    }
+  }
+  if (!show_rois || !self->have_info)
+    return;
+  state = NULL;
+  GstMeta *meta;
+  guint left_out = 0;
+  while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
+    const ta::Box box = roi_in_frame (roi, fw, fh);
+    if (box.w <= 0 || roi_is_classified (roi, box, results))
+      continue;
+    if (d->plain.size () >= MAX_PLAIN_BOXES) {
+      left_out++;
+      continue;
+    }
+    ta::OverlayRegion r;
+    r.x = box.x;
+    r.y = box.y;
+    r.w = box.w;
+    r.h = box.h;
+    const gchar *type = roi->roi_type ? g_quark_to_string (roi->roi_type) : NULL;
+    if (type && *type)
+      r.labels.push_back ({type, 0.f});
+    d->plain.push_back (std::move (r));
+  }
+  if (left_out)
+    GST_DEBUG_OBJECT (self, "%u ROI metas without a result not drawn (at most %d a frame)", left_out,
+        MAX_PLAIN_BOXES);
+}
+
 static GstFlowReturn
 gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstTorchOverlay *self = GST_TORCH_OVERLAY (trans);
   GstTorchOverlayPrivate *priv = self->priv;
-  std::vector<ta::OverlayRegion> regions;
-  gpointer state = NULL;
-  GstTorchClassificationMeta *m;
+  Drawing drawing;
 
+  GST_OBJECT_LOCK (self);
+  const bool show_rois = self->show_rois;
+  GST_OBJECT_UNLOCK (self);
   /* Frames without results are not even mapped: they leave byte-identical. */
-  while ((m = gst_buffer_iterate_torch_classification_meta (buf, &state))) {
-    ta::OverlayRegion r;
-    r.x = (int) m->x;
-    r.y = (int) m->y;
-    r.w = (int) m->width;
-    r.h = (int) m->height;
-    for (guint i = 0; i < m->n_labels; i++)
-      r.labels.push_back ({m->labels[i].label ? m->labels[i].label : "", m->labels[i].score});
-    if (!r.labels.empty ())
-      regions.push_back (std::move (r));
-  }
-  if (regions.empty ())
+  gst_torch_overlay_gather (self, buf, show_rois, &drawing);
+  if (drawing.empty ())
     return GST_FLOW_OK;
   if (!self->have_info || !priv->renderer) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before the first buffer."), (NULL));
@@ -359,6 +475,7 @@ gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     priv->attach = gst_torch_overlay_downstream_composes (self);
 
   ta::OverlayStyle style;
+  guint box_color, roi_color;
   GST_OBJECT_LOCK (self);
   style.top_k = self->top_k;
   style.position = (ta::Corner) self->position;
@@ -366,15 +483,63 @@ gst_torch_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   style.show_scores = self->show_scores;
   style.show_bars = self->show_bars;
   style.argb = self->color;
+  box_color = self->box_color;
+  roi_color = self->roi_color;
   GST_OBJECT_UNLOCK (self);
+
+  /* Regions: labels beside the box. Plain ROI boxes: their type, small, in their colour. */
+  ta::OverlayStyle beside = style;
+  beside.placement = ta::Placement::Beside;
+  ta::OverlayStyle caption = beside;
+  caption.font_scale = style.font_scale * 0.6;
+  caption.show_scores = false;
+  caption.show_bars = false;
+  caption.top_k = 1;
+  caption.argb = roi_color;
 
   GstVideoOverlayComposition *comp = NULL;
   try {
     std::vector<std::shared_ptr<const ta::OverlayPicture>> pictures;
     const int w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
-    for (const auto & r : regions)
-      for (auto & p : priv->renderer->render (w, h, r, style))
+    /* Outlines are a little thicker on bigger frames; plain ones half as thick. */
+    const int thick = MAX (2, h / 240), thin = MAX (1, h / 480);
+    auto add = [&pictures] (std::vector<std::shared_ptr<const ta::OverlayPicture>> && more) {
+      for (auto & p : more)
         pictures.push_back (std::move (p));
+    };
+    /* Plain boxes first: results drawn after them stay readable where they overlap. */
+    for (const auto & r : drawing.plain) {
+      add (priv->renderer->outline (w, h, {r.x, r.y, r.w, r.h}, thin, roi_color));
+      add (priv->renderer->render (w, h, r, caption));
+    }
+    /* Labels of regions close together: one that would cover labels already placed goes
+     * to the other side of its box when that side is free. */
+    std::vector<ta::Box> placed;
+    auto overlaps = [&placed] (const ta::Box & b) {
+      for (const auto & o : placed)
+        if (b.x < o.x + o.w && o.x < b.x + b.w && b.y < o.y + o.h && o.y < b.y + b.h)
+          return true;
+      return false;
+    };
+    for (const auto & r : drawing.rois) {
+      add (priv->renderer->outline (w, h, {r.x, r.y, r.w, r.h}, thick, box_color));
+      ta::OverlayStyle st = beside;
+      ta::Box at = priv->renderer->results_box (w, h, r, st);
+      if (at.w > 0 && overlaps (at)) {
+        ta::OverlayStyle flipped = beside;
+        flipped.position = (ta::Corner) ((int) beside.position ^ 2);      /* top <-> bottom */
+        const ta::Box other = priv->renderer->results_box (w, h, r, flipped);
+        if (!overlaps (other)) {
+          st = flipped;
+          at = other;
+        }
+      }
+      if (at.w > 0)
+        placed.push_back (at);
+      add (priv->renderer->render (w, h, r, st));
+    }
+    for (const auto & r : drawing.results)
+      add (priv->renderer->render (w, h, r, style));
     if (pictures.empty ())
       return GST_FLOW_OK;
     comp = gst_torch_overlay_compose (self, pictures);
@@ -455,6 +620,18 @@ gst_torch_overlay_class_init (GstTorchOverlayClass * klass)
       g_param_spec_uint ("color", "Color",
           "Text and bar colour as 0xAARRGGBB (alpha: opacity of the bars)",
           0, G_MAXUINT32, DEFAULT_COLOR, rw));
+  g_object_class_install_property (gobject_class, PROP_BOX_COLOR,
+      g_param_spec_uint ("box-color", "Box color",
+          "Outline colour of classified regions of interest as 0xAARRGGBB (alpha: opacity)",
+          0, G_MAXUINT32, DEFAULT_BOX_COLOR, rw));
+  g_object_class_install_property (gobject_class, PROP_ROI_COLOR,
+      g_param_spec_uint ("roi-color", "ROI color",
+          "Outline and caption colour of regions of interest without a result, as 0xAARRGGBB",
+          0, G_MAXUINT32, DEFAULT_ROI_COLOR, rw));
+  g_object_class_install_property (gobject_class, PROP_SHOW_ROIS,
+      g_param_spec_boolean ("show-rois", "Show ROIs",
+          "Draw regions of interest that have no result as thin boxes captioned with their type",
+          DEFAULT_SHOW_ROIS, rw));
 
   gst_element_class_set_static_metadata (element_class, "Torch results overlay",
       "Filter/Editor/Video",
@@ -482,6 +659,9 @@ gst_torch_overlay_init (GstTorchOverlay * self)
   self->show_scores = DEFAULT_SHOW_SCORES;
   self->show_bars = DEFAULT_SHOW_BARS;
   self->color = DEFAULT_COLOR;
+  self->box_color = DEFAULT_BOX_COLOR;
+  self->roi_color = DEFAULT_ROI_COLOR;
+  self->show_rois = DEFAULT_SHOW_ROIS;
   gst_video_info_init (&self->info);
   self->have_info = FALSE;
   self->priv = new GstTorchOverlayPrivate ();

@@ -5,6 +5,8 @@
 #include <map>
 #include <numeric>
 
+#include "labels.h"
+
 namespace ta {
 
 bool Ticket::wait(const std::atomic<bool>* cancel) const {
@@ -34,6 +36,7 @@ struct Registry {
   std::mutex mu;
   struct Entry {
     std::weak_ptr<Engine> engine;
+    const Engine* raw = nullptr;
     std::vector<std::pair<std::string, std::string>> key;
   };
   std::map<std::string, Entry> engines;
@@ -54,8 +57,16 @@ std::shared_ptr<Engine> Engine::acquire(const std::string& id, const ModelConfig
     // stream then do not leave without a result while the kernels are first chosen).
     ModelConfig warm = mc;
     warm.warmup_batch = eo.batch_size;
+    const auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<Model> m = Model::load(warm, report);
-    return std::shared_ptr<Engine>(new Engine(std::move(m), mc.input_size, eo));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    auto e = std::shared_ptr<Engine>(new Engine(std::move(m), mc.input_size, eo, ms));
+    e->id_ = id;
+    std::lock_guard<std::mutex> l(e->mu_);
+    std::shared_ptr<ModelInfo> info = std::make_shared<ModelInfo>(*e->info_);
+    info->source = report->source;
+    e->info_ = info;
+    return e;
   };
   if (id.empty()) return create();
 
@@ -80,12 +91,33 @@ std::shared_ptr<Engine> Engine::acquire(const std::string& id, const ModelConfig
     }
   }
   std::shared_ptr<Engine> e = create();
-  r.engines[id] = {e, key};
+  r.engines[id] = {e, e.get(), key};
   return e;
 }
 
-Engine::Engine(std::unique_ptr<Model> m, int size, const EngineOptions& eo)
-    : model_(std::move(m)), size_(size), opts_(eo) {
+namespace {
+
+std::shared_ptr<const ModelInfo> info_of(const Model& m, uint64_t generation, double load_ms) {
+  auto i = std::make_shared<ModelInfo>();
+  i->name = m.name();
+  i->sha256 = m.sha256();
+  i->device = m.device();
+  i->precision = m.precision();
+  i->num_classes = m.num_classes();
+  i->generation = generation;
+  i->load_ms = load_ms;
+  return i;
+}
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<Model> m, int size, const EngineOptions& eo, double load_ms)
+    : model_(std::move(m)),
+      size_(size),
+      opts_(eo),
+      gpu_pre_(model_->gpu_preprocessing()),
+      staging_(model_->make_staging_pool()) {
+  info_ = info_of(*model_, 0, load_ms);
   worker_ = std::thread([this] { loop(); });
 }
 
@@ -95,7 +127,11 @@ Engine::~Engine() {
     stop_ = true;
   }
   cv_.notify_all();
+  loader_cv_.notify_all();
+  // A load in progress runs to its end (LibTorch cannot be interrupted), then the loader stops.
+  if (loader_.joinable()) loader_.join();
   worker_.join();
+  ready_model_.reset();
   // Whatever was still queued is failed, so that no waiter hangs.
   std::deque<std::shared_ptr<Ticket>> left;
   {
@@ -114,6 +150,7 @@ Engine::~Engine() {
 std::shared_ptr<Ticket> Engine::enqueue(std::shared_ptr<Ticket> t) {
   t->engine_ = this;
   t->queued_ = std::chrono::steady_clock::now();
+  if (t->arrival_ == std::chrono::steady_clock::time_point{}) t->arrival_ = t->queued_;
   {
     std::lock_guard<std::mutex> l(mu_);
     queue_.push_back(t);
@@ -122,8 +159,10 @@ std::shared_ptr<Ticket> Engine::enqueue(std::shared_ptr<Ticket> t) {
   return t;
 }
 
-std::shared_ptr<Ticket> Engine::submit(std::vector<float> input, int top_k, std::function<void()> notify) {
+std::shared_ptr<Ticket> Engine::submit(std::vector<float> input, int top_k, std::function<void()> notify,
+                                       std::chrono::steady_clock::time_point arrival) {
   auto t = std::make_shared<Ticket>();
+  t->arrival_ = arrival;
   t->notify_ = std::move(notify);
   t->input_ = std::move(input);
   t->top_k_ = std::max(1, top_k);
@@ -131,8 +170,10 @@ std::shared_ptr<Ticket> Engine::submit(std::vector<float> input, int top_k, std:
 }
 
 std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const PreprocessConfig& cfg, int top_k,
-                                             std::shared_ptr<void> hold, std::function<void()> notify) {
+                                             std::shared_ptr<void> hold, std::function<void()> notify,
+                                             std::chrono::steady_clock::time_point arrival) {
   auto t = std::make_shared<Ticket>();
+  t->arrival_ = arrival;
   t->notify_ = std::move(notify);
   t->staged_ = true;
   t->pre_ = cfg;
@@ -146,24 +187,15 @@ std::shared_ptr<Ticket> Engine::submit_frame(const FrameView& f, const Preproces
   }
   if (f.on_device)
     throw Error(ErrorKind::Stream, "A frame in device memory was queued without a hold on its planes.");
-  // One contiguous copy of the planes: the buffer may be gone before the worker runs.
-  size_t sizes[3] = {0, 0, 0}, total = 0;
-  for (int i = 0; i < 3; i++) {
-    if (!f.planes[i]) continue;
-    const int rows = i == 0 ? f.height : (f.height + 1) / 2;
-    sizes[i] = (size_t)f.strides[i] * rows;
-    total += sizes[i];
-  }
-  t->frame_.resize(total);
-  size_t off = 0;
-  for (int i = 0; i < 3; i++) {
-    if (!sizes[i]) continue;
-    std::copy(f.planes[i], f.planes[i] + sizes[i], t->frame_.begin() + off);
-    t->view_.planes[i] = t->frame_.data() + off;
-    off += sizes[i];
-  }
+  // Copied here, into a block of the staging pool (page-locked on the GPU path): the
+  // caller's buffer may go at once, and the worker uploads the block as it is.
+  StagedFrame staged = staging_->stage(f);
+  t->view_ = staged.view;
+  t->hold_ = std::move(staged.hold);
   return enqueue(std::move(t));
 }
+
+StagedFrame Engine::stage(const FrameView& frame) { return staging_->stage(frame); }
 
 void Engine::flush() {
   {
@@ -184,8 +216,28 @@ void Engine::loop() {
   std::vector<float> batch;
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
-    cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+    cv_.wait(l, [&] { return stop_ || !queue_.empty() || ready_model_; });
     if (stop_) return;
+    if (ready_model_) {
+      // Between two batches: the next one runs on the new model. The old one goes (and the
+      // listeners hear of it) without the lock held.
+      std::unique_ptr<Model> old = std::move(model_);
+      SwapEvent ev;
+      ev.ok = true;
+      ev.old_model = info_;
+      model_ = std::move(ready_model_);
+      info_ = std::move(ready_info_);
+      ev.new_model = info_;
+      ev.file = std::move(ready_file_);
+      ev.requester = ready_requester_;
+      swaps_++;
+      l.unlock();
+      old.reset();
+      notify_listeners(ev);
+      l.lock();
+      continue;
+    }
+    if (queue_.empty()) continue;
     // A partial batch waits for more frames, a flush, or its timeout.
     if (!opts_.greedy && (int)queue_.size() < opts_.batch_size && !flush_) {
       if (opts_.batch_timeout_ms > 0) {
@@ -207,7 +259,11 @@ void Engine::loop() {
     queue_.erase(queue_.begin(), queue_.begin() + n);
     // A flush covers what was queued when it was asked for: the other kind's frames too.
     if (queue_.empty()) flush_ = false;
+    // The whole batch runs on this model: a swap waits until it is done.
+    const std::shared_ptr<const ModelInfo> info = info_;
+    Model* model = model_.get();
     l.unlock();
+    const auto t_run = std::chrono::steady_clock::now();
 
     std::vector<TopLogits> tops;
     std::string error;
@@ -221,12 +277,12 @@ void Engine::loop() {
           views.push_back(&j->view_);
           cfgs.push_back(&j->pre_);
         }
-        tops = model_->top_logits_of_frames(views, cfgs, k);
+        tops = model->top_logits_of_frames(views, cfgs, k);
       } else {
         batch.resize(n * per_frame);
         for (size_t i = 0; i < n; i++)
           std::copy(jobs[i]->input_.begin(), jobs[i]->input_.end(), batch.begin() + i * per_frame);
-        tops = model_->top_logits(batch.data(), (int)n, size_, size_, k);
+        tops = model->top_logits(batch.data(), (int)n, size_, size_, k);
       }
       if (tops.size() != n) throw Error(ErrorKind::Stream, "The model returned results for another number of frames.");
     } catch (const Error& e) {
@@ -236,8 +292,12 @@ void Engine::loop() {
     }
 
     // The batch has run (its results are on the host): the frames' planes may go.
+    const auto t_done = std::chrono::steady_clock::now();
+    model_ns_.add(std::chrono::duration_cast<std::chrono::nanoseconds>(t_done - t_run).count());
     for (auto& j : jobs) j->hold_.reset();
     l.lock();
+    batches_++;
+    frames_run_ += n;
     for (size_t i = 0; i < n; i++) {
       Ticket& t = *jobs[i];
       if (error.empty()) {
@@ -246,10 +306,11 @@ void Engine::loop() {
           t.top_.ids.resize(t.top_k_);
           t.top_.logits.resize(t.top_k_);
         }
+        t.top_.model = info;
+        t.top_.latency_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t_done - t.arrival_).count();
       }
       t.error_ = error;
       std::vector<float>().swap(t.input_);
-      std::vector<uint8_t>().swap(t.frame_);
       t.done_.store(true, std::memory_order_release);
     }
     done_cv_.notify_all();
@@ -257,6 +318,150 @@ void Engine::loop() {
     l.unlock();
     for (auto& j : jobs)
       if (j->notify_) j->notify_();
+    l.lock();
+  }
+}
+
+std::shared_ptr<const ModelInfo> Engine::model_info() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return info_;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    s.batches = batches_;
+    s.frames = frames_run_;
+    s.queued = queue_.size();
+    s.swaps = swaps_;
+  }
+  s.batch_size = opts_.batch_size;
+  s.model_p50_ns = model_ns_.quantile(0.5);
+  s.model_p99_ns = model_ns_.quantile(0.99);
+  return s;
+}
+
+bool Engine::swap_pending() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return request_ || loading_ || ready_model_;
+}
+
+int Engine::add_listener(std::function<void(const SwapEvent&)> fn) {
+  std::lock_guard<std::mutex> l(listeners_mu_);
+  listeners_.emplace_back(next_listener_, std::move(fn));
+  return next_listener_++;
+}
+
+void Engine::remove_listener(int id) {
+  std::lock_guard<std::mutex> l(listeners_mu_);
+  listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(), [&](const auto& p) { return p.first == id; }),
+                   listeners_.end());
+}
+
+void Engine::notify_listeners(const SwapEvent& ev) {
+  std::lock_guard<std::mutex> l(listeners_mu_);
+  for (auto& p : listeners_) p.second(ev);
+}
+
+void Engine::request_swap(const ModelConfig& mc, const std::string& labels_location, const void* requester) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    // The newest request replaces one not yet taken: no pile-up of loads.
+    request_ = std::make_unique<Request>(Request{mc, labels_location, requester});
+    request_seq_++;
+    if (!loader_.joinable()) loader_ = std::thread([this] { loader_loop(); });
+  }
+  loader_cv_.notify_all();
+}
+
+void Engine::loader_loop() {
+  // Properties set one after the other (architecture, then weights-location) arrive as
+  // separate requests: a short quiet time lets them settle into one load.
+  const auto settle = std::chrono::milliseconds(30);
+  std::unique_lock<std::mutex> l(mu_);
+  while (true) {
+    loader_cv_.wait(l, [&] { return stop_ || request_; });
+    if (stop_) return;
+    uint64_t seen;
+    do {  // until no newer request came for `settle`
+      seen = request_seq_;
+      loader_cv_.wait_for(l, settle, [&] { return stop_; });
+    } while (!stop_ && request_seq_ != seen);
+    if (stop_) return;
+    std::unique_ptr<Request> req = std::move(request_);
+    loading_ = true;
+    const uint64_t generation = ++generations_;
+    l.unlock();
+
+    ModelConfig mc = req->mc;
+    mc.input_size = size_;
+    mc.warmup_batch = opts_.batch_size;
+    SwapEvent failed;
+    failed.requester = req->requester;
+    failed.file = !mc.model_location.empty() ? mc.model_location
+                  : !mc.weights_location.empty() ? mc.weights_location
+                                                 : "the torch hub cache file of " + mc.architecture;
+    std::unique_ptr<Model> m;
+    std::shared_ptr<ModelInfo> info;
+    try {
+      LoadReport report;
+      const auto t0 = std::chrono::steady_clock::now();
+      m = Model::load(mc, &report);
+      if (m->gpu_preprocessing() != gpu_pre_)
+        throw Error(ErrorKind::Settings, "The new model preprocesses on another device than the running one; "
+                    "a swap keeps the device.");
+      std::vector<std::string> labels = default_or_file_labels(req->labels_location, m->num_classes());
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      auto i = std::make_shared<ModelInfo>(*info_of(*m, generation, ms));
+      i->source = report.source;
+      i->has_labels = true;
+      i->labels = std::move(labels);
+      info = std::move(i);
+      failed.file = report.source;
+    } catch (const Error& e) {
+      failed.error = std::string(e.what()) + (e.detail().empty() ? "" : " (" + e.detail() + ")");
+    } catch (const std::exception& e) {
+      failed.error = e.what();
+    }
+    if (!info) m.reset();  // loaded, but its labels (or device) do not fit: not swapped in
+
+    l.lock();
+    loading_ = false;
+    if (stop_) return;  // m goes with this scope
+    if (request_) {
+      // Superseded while loading: the newer request wins, this result is dropped unseen.
+      l.unlock();
+      m.reset();
+      l.lock();
+      continue;
+    }
+    if (!m) {
+      l.unlock();
+      failed.old_model = model_info();
+      notify_listeners(failed);
+      l.lock();
+      continue;
+    }
+    // Handed to the worker; a loaded model it has not taken yet is replaced.
+    std::unique_ptr<Model> replaced = std::move(ready_model_);
+    ready_model_ = std::move(m);
+    ready_info_ = info;
+    ready_requester_ = req->requester;
+    ready_file_ = failed.file;
+    l.unlock();
+    cv_.notify_all();
+    replaced.reset();
+    if (!id_.empty()) {
+      // Elements that join the model-instance-id from now on must ask for the new model.
+      Registry& r = registry();
+      std::lock_guard<std::mutex> rl(r.mu);
+      auto it = r.engines.find(id_);
+      // (Compared by address: locking the weak_ptr here could make this thread the engine's
+      // last owner, and it cannot join itself.)
+      if (it != r.engines.end() && it->second.raw == this) it->second.key = sharing_key(req->mc, opts_);
+    }
     l.lock();
   }
 }

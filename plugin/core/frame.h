@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 
 namespace ta {
 
@@ -25,6 +26,12 @@ struct FrameView {
   // The planes are CUDA device memory of the model's device (e.g. from nvh264dec), not
   // host memory: only the GPU path reads them.
   bool on_device = false;
+  // Set on a frame copied at submit (staging.h): the planes lie in this one block, laid
+  // out by staging_layout(); `staged_pinned`: the block is page-locked, so the GPU path
+  // uploads it as it is, in one asynchronous copy.
+  const uint8_t* staged_block = nullptr;
+  size_t staged_bytes = 0;
+  bool staged_pinned = false;
 };
 
 // Byte offsets of R, G, B inside one pixel of a packed format, and the pixel size.

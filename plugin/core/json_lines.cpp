@@ -41,6 +41,18 @@ ojson classification_json(const JsonClassification& c) {
   for (const JsonLabel* l : order)
     labels.push_back(ojson{{"id", l->id}, {"label", l->label}, {"score", round_score(l->score)}});
   j["labels"] = std::move(labels);
+  if (c.model_sha256) j["model-sha256"] = *c.model_sha256;
+  if (c.preprocess) {
+    const JsonPreprocess& p = *c.preprocess;
+    auto triple = [](const float* v) {
+      ojson a = ojson::array();
+      for (int i = 0; i < 3; i++) a.push_back(round_score(v[i]));
+      return a;
+    };
+    j["preprocess"] = ojson{{"resize-size", p.resize_size}, {"crop-size", p.crop_size},
+                            {"resize-mode", p.resize_mode}, {"mean", triple(p.mean)}, {"std", triple(p.std)}};
+  }
+  if (c.latency) j["latency"] = *c.latency;
   return j;
 }
 

@@ -16,6 +16,15 @@ struct JsonLabel {
   float score = 0.0f;  // rounded to 6 decimals; NaN and infinities are null
 };
 
+// How the classified image was preprocessed (provenance, include-model-info).
+struct JsonPreprocess {
+  int resize_size = 0;
+  int crop_size = 0;
+  std::string resize_mode;        // "center-crop", "stretch", "letterbox"
+  float mean[3] = {0, 0, 0};      // rounded to 6 decimals like the scores
+  float std[3] = {0, 0, 0};
+};
+
 // One classified region.
 struct JsonClassification {
   std::string model;
@@ -24,6 +33,11 @@ struct JsonClassification {
   std::optional<std::string> roi_type; // its type (regions only)
   uint32_t x = 0, y = 0, w = 0, h = 0; // the region in the buffer's pixels
   std::vector<JsonLabel> labels;       // any order: written highest score first
+  // Provenance (torchmetasink/torchmetaconvert include-model-info=true), each written
+  // only when set:
+  std::optional<std::string> model_sha256;   // lowercase hex SHA-256 of the model's file
+  std::optional<JsonPreprocess> preprocess;
+  std::optional<uint64_t> latency;           // ns from the frame's arrival to its result
 };
 
 // One frame (one buffer).
@@ -38,8 +52,9 @@ struct FrameResults {
 
 // The frame as one compact JSON object, without the newline. Members in the schema's
 // order ("stream", "frame", "pts", "width", "height", "classifications"; in each entry
-// "model", "source-pts", "roi-id", "roi-type", "roi", "labels"; the optional ones only
-// when set). Labels are sorted by score, highest first (stable; NaN last), whatever
+// "model", "source-pts", "roi-id", "roi-type", "roi", "labels", "model-sha256",
+// "preprocess" {"resize-size", "crop-size", "resize-mode", "mean", "std"}, "latency";
+// the optional ones only when set). Labels are sorted by score, highest first (stable; NaN last), whatever
 // order they came in. Never throws for any content (std::bad_alloc aside); the result
 // is always valid UTF-8 and valid JSON.
 std::string to_json_line(const FrameResults& frame);

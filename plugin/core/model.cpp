@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 
 #include "resnet.h"
+#include "sha256.h"
+#include "staging.h"
 #include "statedict.h"
 
 #ifdef TA_HAVE_CUDA
@@ -36,10 +38,29 @@ const char* precision_name(Precision p) {
   return "?";
 }
 
-std::vector<TopLogits> Model::top_logits_of_frames(const std::vector<const FrameView*>&,
-                                                   const std::vector<const PreprocessConfig*>&, int) {
-  throw Error(ErrorKind::Stream, "GPU preprocessing is not available for this model.");
+// Without the GPU kernel the frames are preprocessed here, on the CPU, into one batch: the
+// same numbers as ta::preprocess on the streaming thread (the CPU path), only later.
+std::vector<TopLogits> Model::top_logits_of_frames(const std::vector<const FrameView*>& frames,
+                                                   const std::vector<const PreprocessConfig*>& cfgs, int k) {
+  if (frames.empty()) return {};
+  const int size = cfgs[0]->crop_size;
+  const size_t per = (size_t)3 * size * size;
+  std::vector<float> batch(per * frames.size());
+  for (size_t i = 0; i < frames.size(); i++) {
+    if (frames[i]->on_device)
+      throw Error(ErrorKind::Stream, "A frame in device memory reached a model without the GPU kernel.");
+    if (cfgs[i]->crop_size != size)
+      throw Error(ErrorKind::Stream, "The frames of one batch have different crop sizes.");
+    try {
+      preprocess(*frames[i], *cfgs[i], batch.data() + i * per);
+    } catch (const std::invalid_argument& e) {
+      throw Error(ErrorKind::Stream, "A frame could not be read.", e.what());
+    }
+  }
+  return top_logits(batch.data(), (int)frames.size(), size, size, k);
 }
+
+std::shared_ptr<StagingPool> Model::make_staging_pool() const { return StagingPool::host(); }
 
 namespace {
 
@@ -172,7 +193,38 @@ class TorchModel : public Model {
   void set_num_classes(int c) { num_classes_ = c; }
 
 #ifdef TA_HAVE_CUDA
-  bool gpu_preprocessing() const override { return device_.is_cuda(); }
+  bool gpu_preprocessing() const override { return device_.is_cuda() && kernel_loads_; }
+
+  // Frames staged at submit for the GPU kernel go into page-locked blocks: the worker
+  // uploads each with one asynchronous copy.
+  std::shared_ptr<StagingPool> make_staging_pool() const override {
+    if (!gpu_preprocessing()) return Model::make_staging_pool();
+    return StagingPool::create(cuda::alloc_pinned, cuda::free_pinned, /*pinned=*/true);
+  }
+
+  // Work already queued may still read the frames (a decoder's buffers, zero-copy): the
+  // caller lets them go after this returns, so wait for the stream first.
+  void sync_after_error() {
+    if (!stream_) return;
+    try {
+      stream_->synchronize();
+    } catch (const c10::Error&) {
+      // A sticky device error: nothing runs on this context any more.
+    }
+  }
+
+  // Before the first launch: can this GPU run our preprocessing kernel? If not, frames are
+  // preprocessed on the CPU (one warning) and the model still runs on the GPU.
+  void check_gpu_kernel(LoadReport* report, int warmed_batch) {
+    if (!device_.is_cuda()) return;
+    pad_batch_ = warmed_batch;
+    std::string why;
+    kernel_loads_ = cuda::kernel_loads(device_.index(), &why);
+    if (!kernel_loads_)
+      report->warnings.push_back("The GPU preprocessing kernel cannot run on " + device_.str() + " (" + why +
+                                 "): this build lacks its architecture (meson -Dgpu_arch), so frames are "
+                                 "preprocessed on the CPU. Rebuild with the GPU's architecture for the GPU path.");
+  }
 
   std::vector<TopLogits> top_logits_of_frames(const std::vector<const FrameView*>& frames,
                                               const std::vector<const PreprocessConfig*>& cfgs, int k) override {
@@ -182,22 +234,28 @@ class TorchModel : public Model {
       c10::cuda::CUDAStreamGuard guard(*stream_);
       c10::InferenceMode im;
       const int n = (int)frames.size(), size = cfgs[0]->crop_size;
+      // A partial batch (EOS, a timeout, a drain) runs padded to the warmed-up batch size:
+      // cuDNN's autotuner would otherwise tune every convolution again for each new size.
+      const int rows = n > 1 && n < pad_batch_ ? pad_batch_ : n;
       // The kernel writes fp16 or fp32; bf16 models get fp32 converted on the device.
       const bool half = dtype_ == c10::kHalf;
-      torch::Tensor in = torch::empty({n, 3, size, size}, torch::dtype(half ? c10::kHalf : c10::kFloat).device(device_));
-      const size_t per = (size_t)3 * size * size * in.element_size();
-      while ((int)uploaders_.size() < n) uploaders_.push_back(std::make_unique<cuda::FrameUploader>());
-      for (int i = 0; i < n; i++)
-        uploaders_[i]->preprocess(*frames[i], *cfgs[i], static_cast<uint8_t*>(in.data_ptr()) + i * per, half,
-                                  stream_->stream());
+      torch::Tensor in = torch::empty({rows, 3, size, size}, torch::dtype(half ? c10::kHalf : c10::kFloat).device(device_));
+      if (rows > n) in.narrow(0, n, rows - n).zero_();
+      // Every frame uploaded (or read in place), then one kernel launch for the batch.
+      batch_pre_.run(frames, cfgs, in.data_ptr(), half, stream_->stream());
       if (in.scalar_type() != dtype_) in = in.to(dtype_);
       torch::Tensor y = forward(in);
-      if (y.dim() != 2 || y.size(0) != n)
+      if (y.dim() != 2 || y.size(0) != rows)
         throw Error(ErrorKind::Stream, "The model does not map [N,3,H,W] images to [N,C] scores.");
+      if (rows > n) y = y.narrow(0, 0, n);
       // Top-k and the log-sum-exp on the device; n x (2k + 1) numbers come back.
       return pack_top(y, k);
     } catch (const c10::Error& e) {
+      sync_after_error();
       throw Error(ErrorKind::Stream, "The model failed on a batch on the GPU.", e.what_without_backtrace());
+    } catch (...) {
+      sync_after_error();
+      throw;
     }
   }
 #endif
@@ -236,8 +294,10 @@ class TorchModel : public Model {
   Precision precision_;
   int num_classes_ = 0;
 #ifdef TA_HAVE_CUDA
+  bool kernel_loads_ = true;
+  int pad_batch_ = 0;  // partial GPU batches of frames run padded to this size (warmed up)
   std::optional<c10::cuda::CUDAStream> stream_;
-  std::vector<std::unique_ptr<cuda::FrameUploader>> uploaders_;
+  cuda::BatchPreprocessor batch_pre_;
 #endif
 };
 
@@ -519,6 +579,12 @@ std::unique_ptr<Model> Model::load(const ModelConfig& cfg, LoadReport* report) {
       report->infos.push_back("no weights-location or model-location: using the torch hub cache file " + hub);
       model = load_builtin(hub, cfg, dev, dtype, prec, report);
     }
+#ifdef TA_HAVE_CUDA
+    static_cast<TorchModel*>(model.get())->check_gpu_kernel(report, cfg.warmup_batch);
+#endif
+    // Once per load, of the very file read (state dict, TorchScript or hub cache file).
+    model->sha256_ = sha256_file(report->source);
+    report->sha256 = model->sha256_;
     return model;
   } catch (const Error&) {
     throw;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <list>
 #include <stdexcept>
 #include <unordered_map>
@@ -91,8 +92,8 @@ struct OverlayRenderer::Impl {
   PangoContext* context = nullptr;
   // Text layouts by (text, size): labels repeat from frame to frame even when scores do not.
   Lru<LayoutPtr> layouts{64};
-  // Pictures by everything they show.
-  Lru<std::shared_ptr<const OverlayPicture>> pictures{32};
+  // Pictures by everything they show (a frame of regions has a box, four edges each).
+  Lru<std::shared_ptr<const OverlayPicture>> pictures{128};
   size_t drawn = 0, reused = 0;
 
   PangoLayout* layout(const std::string& text, double font_px) {
@@ -166,9 +167,18 @@ Box OverlayRenderer::results_box(int fw, int fh, const OverlayRegion& r, const O
   const int rw = std::clamp(r.w, 1, fw - rx), rh = std::clamp(r.h, 1, fh - ry);
   w = std::min(w, fw);
   h = std::min(h, fh);
-  int x = rx, y = ry;
-  if (s.position == Corner::TopRight || s.position == Corner::BottomRight) x = rx + rw - w;
-  if (s.position == Corner::BottomLeft || s.position == Corner::BottomRight) y = ry + rh - h;
+  const bool right = s.position == Corner::TopRight || s.position == Corner::BottomRight;
+  const bool bottom = s.position == Corner::BottomLeft || s.position == Corner::BottomRight;
+  int x = right ? rx + rw - w : rx, y = bottom ? ry + rh - h : ry;
+  if (s.placement == Placement::Beside) {
+    const bool room_above = ry - h >= 0, room_below = ry + rh + h <= fh;
+    if (bottom ? room_below : !room_above && room_below)
+      y = ry + rh;
+    else if (room_above)
+      y = ry - h;
+    else
+      y = ry;  // a region as tall as the frame: inside, at its top
+  }
   x = std::clamp(x, 0, fw - w);
   y = std::clamp(y, 0, fh - h);
   return {x, y, w, h};
@@ -254,6 +264,48 @@ std::vector<std::shared_ptr<const OverlayPicture>> OverlayRenderer::render(int f
   std::shared_ptr<const OverlayPicture> done = std::move(pic);
   impl_->pictures.insert(key, done);
   out.push_back(std::move(done));
+  return out;
+}
+
+std::vector<std::shared_ptr<const OverlayPicture>> OverlayRenderer::outline(int fw, int fh, const Box& region,
+                                                                            int thickness, uint32_t argb) {
+  std::vector<std::shared_ptr<const OverlayPicture>> out;
+  // The region, clipped to the frame (in 64 bits: metas carry any guint).
+  const long long x0 = std::clamp<long long>(region.x, 0, fw), y0 = std::clamp<long long>(region.y, 0, fh);
+  const long long x1 = std::clamp<long long>((long long)region.x + region.w, 0, fw);
+  const long long y1 = std::clamp<long long>((long long)region.y + region.h, 0, fh);
+  if (x1 <= x0 || y1 <= y0) return out;
+  const int x = (int)x0, y = (int)y0, w = (int)(x1 - x0), h = (int)(y1 - y0);
+  const int t = std::max(1, std::min({thickness, (w + 1) / 2, (h + 1) / 2}));
+  std::vector<Box> strips = {{x, y, w, t}, {x, y + h - t, w, t}};
+  if (h - 2 * t > 0) {
+    strips.push_back({x, y + t, t, h - 2 * t});
+    strips.push_back({x + w - t, y + t, t, h - 2 * t});
+  }
+  if (h <= t) strips.resize(1);  // top and bottom are the same strip
+
+  // Premultiplied, one native-endian word per pixel (Cairo's ARGB32).
+  const uint32_t a = argb >> 24;
+  const uint32_t word = (a << 24) | ((((argb >> 16) & 0xFF) * a / 255) << 16) |
+                        ((((argb >> 8) & 0xFF) * a / 255) << 8) | ((argb & 0xFF) * a / 255);
+  for (const Box& b : strips) {
+    const std::string key = "edge " + std::to_string(b.x) + ',' + std::to_string(b.y) + ',' + std::to_string(b.w) +
+                            ',' + std::to_string(b.h) + ',' + std::to_string(argb);
+    if (auto* hit = impl_->pictures.find(key)) {
+      impl_->reused++;
+      out.push_back(*hit);
+      continue;
+    }
+    auto pic = std::make_shared<OverlayPicture>();
+    pic->at = b;
+    pic->stride = b.w * 4;
+    pic->pixels.resize((size_t)pic->stride * b.h);
+    for (size_t i = 0; i < pic->pixels.size(); i += 4) std::memcpy(&pic->pixels[i], &word, 4);
+    impl_->drawn++;
+    std::shared_ptr<const OverlayPicture> done = std::move(pic);
+    impl_->pictures.insert(key, done);
+    out.push_back(std::move(done));
+  }
   return out;
 }
 

@@ -23,8 +23,15 @@ struct OverlayRegion {
   std::vector<OverlayLabel> labels;  // best first
 };
 
+// Where a region's results box goes: inside the region at its `position` corner (full
+// frame results), or beside it (regions of interest: above the box for the top corners,
+// below it for the bottom ones, on the other side when there is no room, inside the
+// region as the last resort), always inside the frame.
+enum class Placement { Inside, Beside };
+
 struct OverlayStyle {
   Corner position = Corner::TopLeft;
+  Placement placement = Placement::Inside;
   double font_scale = 1.0;     // multiplies the size derived from the frame height
   bool show_scores = true;
   bool show_bars = true;
@@ -65,6 +72,12 @@ class OverlayRenderer {
 
   // Where render() puts the results box of `r` (w = 0 without labels).
   Box results_box(int frame_w, int frame_h, const OverlayRegion& r, const OverlayStyle& s);
+
+  // The outline of `region` (clipped to the frame): up to four solid strips `thickness`
+  // pixels wide along its inner edges, in `argb` (0xAARRGGBB, alpha: opacity). Empty for
+  // a region with no pixels in the frame.
+  std::vector<std::shared_ptr<const OverlayPicture>> outline(int frame_w, int frame_h, const Box& region,
+                                                             int thickness, uint32_t argb);
 
   // How many characters of `text` no installed font has a glyph for (they would be
   // drawn as hex boxes).

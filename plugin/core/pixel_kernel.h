@@ -22,7 +22,10 @@ struct KernelFrame {
 };
 
 struct KernelParams {
-  int resized_w, resized_h;   // ta::Geometry
+  // The source rectangle (a region, or the whole frame): the output maps onto it, not onto
+  // the frame; the chroma keeps the frame's siting.
+  int src_x, src_y, src_w, src_h;
+  int resized_w, resized_h;   // ta::Geometry of the source rectangle
   int offset_x, offset_y;
   int out_w, out_h;
   int antialias;
@@ -56,12 +59,13 @@ TA_HD float resample_at(const uint8_t* plane, int stride, int step, int chan, in
 }
 
 // The same for a 4:2:0 chroma channel: the luma filter applied to the chroma plane
-// upsampled linearly (chroma_coord), as ta::preprocess's composed chroma taps do.
-TA_HD float resample_chroma_at(const uint8_t* plane, int stride, int step, int chan, int luma_w, int luma_h, int ox,
-                               int oy, int resized_w, int resized_h, int aa) {
+// upsampled linearly (chroma_coord), as ta::preprocess's composed chroma taps do. The
+// filter runs over the luma rectangle (x0, y0, src_w, src_h) of a luma_w x luma_h frame.
+TA_HD float resample_chroma_at(const uint8_t* plane, int stride, int step, int chan, int luma_w, int luma_h, int x0,
+                               int y0, int src_w, int src_h, int ox, int oy, int resized_w, int resized_h, int aa) {
   const int cw = (luma_w + 1) / 2, ch = (luma_h + 1) / 2;
-  const Span sv = span(oy, luma_h, resized_h, aa != 0);
-  const Span sh = span(ox, luma_w, resized_w, aa != 0);
+  const Span sv = span(oy, src_h, resized_h, aa != 0);
+  const Span sh = span(ox, src_w, resized_w, aa != 0);
   float wsum_h = 0.f;
   for (int l = 0; l < sh.count; l++) wsum_h += weight(sh, sh.first + l);
   float acc = 0.f, wsum_v = 0.f;
@@ -69,7 +73,7 @@ TA_HD float resample_chroma_at(const uint8_t* plane, int stride, int step, int c
     const int y = sv.first + k;
     const float wv = weight(sv, y);
     wsum_v += wv;
-    const float cy = chroma_coord(y, ch);
+    const float cy = chroma_coord(y0 + y, ch);
     const int y0 = (int)cy;
     const float fy = cy - (float)y0;
     const int y1 = fy > 0.f ? y0 + 1 : y0;
@@ -78,7 +82,7 @@ TA_HD float resample_chroma_at(const uint8_t* plane, int stride, int step, int c
     float racc = 0.f;
     for (int l = 0; l < sh.count; l++) {
       const int x = sh.first + l;
-      const float cx = chroma_coord(x, cw);
+      const float cx = chroma_coord(x0 + x, cw);
       const int x0 = (int)cx;
       const float fx = cx - (float)x0;
       const int x1 = fx > 0.f ? x0 + 1 : x0;
@@ -97,25 +101,23 @@ TA_HD void output_pixel(const KernelFrame& f, const KernelParams& p, int i, int 
   const int ox = p.offset_x + j, oy = p.offset_y + i;
   float r = 0.f, g = 0.f, b = 0.f;  // padding is black
   if (ox >= 0 && ox < p.resized_w && oy >= 0 && oy < p.resized_h) {
+    const int sw = p.src_w, sh = p.src_h, rw = p.resized_w, rh = p.resized_h, aa = p.antialias;
     if (f.format == kPacked) {
-      const uint8_t* pl = f.planes[0];
-      r = resample_at(pl, f.strides[0], f.pixel_bytes, f.r, f.width, f.height, ox, oy, p.resized_w, p.resized_h, p.antialias);
-      g = resample_at(pl, f.strides[0], f.pixel_bytes, f.g, f.width, f.height, ox, oy, p.resized_w, p.resized_h, p.antialias);
-      b = resample_at(pl, f.strides[0], f.pixel_bytes, f.b, f.width, f.height, ox, oy, p.resized_w, p.resized_h, p.antialias);
+      const uint8_t* pl = f.planes[0] + (long)p.src_y * f.strides[0] + (long)p.src_x * f.pixel_bytes;
+      r = resample_at(pl, f.strides[0], f.pixel_bytes, f.r, sw, sh, ox, oy, rw, rh, aa);
+      g = resample_at(pl, f.strides[0], f.pixel_bytes, f.g, sw, sh, ox, oy, rw, rh, aa);
+      b = resample_at(pl, f.strides[0], f.pixel_bytes, f.b, sw, sh, ox, oy, rw, rh, aa);
     } else {
-      const float y = resample_at(f.planes[0], f.strides[0], 1, 0, f.width, f.height, ox, oy, p.resized_w,
-                                  p.resized_h, p.antialias);
+      const uint8_t* yp = f.planes[0] + (long)p.src_y * f.strides[0] + p.src_x;
+      const float y = resample_at(yp, f.strides[0], 1, 0, sw, sh, ox, oy, rw, rh, aa);
+      const int W = f.width, H = f.height, x0 = p.src_x, y0 = p.src_y;
       float u, v;
       if (f.format == kI420) {
-        u = resample_chroma_at(f.planes[1], f.strides[1], 1, 0, f.width, f.height, ox, oy, p.resized_w, p.resized_h,
-                               p.antialias);
-        v = resample_chroma_at(f.planes[2], f.strides[2], 1, 0, f.width, f.height, ox, oy, p.resized_w, p.resized_h,
-                               p.antialias);
+        u = resample_chroma_at(f.planes[1], f.strides[1], 1, 0, W, H, x0, y0, sw, sh, ox, oy, rw, rh, aa);
+        v = resample_chroma_at(f.planes[2], f.strides[2], 1, 0, W, H, x0, y0, sw, sh, ox, oy, rw, rh, aa);
       } else {
-        u = resample_chroma_at(f.planes[1], f.strides[1], 2, 0, f.width, f.height, ox, oy, p.resized_w, p.resized_h,
-                               p.antialias);
-        v = resample_chroma_at(f.planes[1], f.strides[1], 2, 1, f.width, f.height, ox, oy, p.resized_w, p.resized_h,
-                               p.antialias);
+        u = resample_chroma_at(f.planes[1], f.strides[1], 2, 0, W, H, x0, y0, sw, sh, ox, oy, rw, rh, aa);
+        v = resample_chroma_at(f.planes[1], f.strides[1], 2, 1, W, H, x0, y0, sw, sh, ox, oy, rw, rh, aa);
       }
       yuv_to_rgb(p.yuv, y, u, v, &r, &g, &b);
     }

@@ -112,7 +112,9 @@ Taps make_taps(int offset, int n, int in_size, int resized, bool antialias) {
 // (videoconvert's linear chroma resampler) and then resizing computes. Resampling the chroma
 // plane on its own would both filter it differently and, for odd sizes, misplace it (the
 // plane spans w + 1 luma samples, not w).
-Taps chroma_taps(const Taps& luma, int in_c) {
+// `origin`: the frame coordinate of luma sample 0 of `luma` (a crop's offset): the chroma
+// taps are in the frame's chroma plane.
+Taps chroma_taps(const Taps& luma, int in_c, int origin) {
   Taps t;
   t.n = luma.n;
   t.first.assign(t.n, 0);
@@ -123,11 +125,11 @@ Taps chroma_taps(const Taps& luma, int in_c) {
     if (!luma.count[i]) continue;
     const float* lw = &luma.w[(size_t)i * luma.stride];
     // chroma coordinate of luma sample j: (j + 0.5) / 2 - 0.5, clamped to the plane
-    const int first = (int)std::floor(px::chroma_coord(luma.first[i], in_c));
+    const int first = (int)std::floor(px::chroma_coord(origin + luma.first[i], in_c));
     float* w = &t.w[(size_t)i * t.stride];
     int last = first;
     for (int k = 0; k < luma.count[i]; k++) {
-      const int j = luma.first[i] + k;
+      const int j = origin + luma.first[i] + k;
       const float c = px::chroma_coord(j, in_c);
       const int c0 = (int)std::floor(c);
       const float f = c - c0;
@@ -217,9 +219,20 @@ void check_frame(const FrameView& f) {
 
 }  // namespace
 
+Rect source_rect(const FrameView& f, const PreprocessConfig& cfg) {
+  const Rect& s = cfg.source;
+  if (s.w == 0 || s.h == 0) return Rect{0, 0, f.width, f.height};
+  if (s.x < 0 || s.y < 0 || s.w < 0 || s.h < 0 || s.x > f.width - s.w || s.y > f.height - s.h)
+    throw std::invalid_argument("the region " + std::to_string(s.w) + "x" + std::to_string(s.h) + " at (" +
+                                std::to_string(s.x) + ", " + std::to_string(s.y) + ") is not inside the " +
+                                std::to_string(f.width) + "x" + std::to_string(f.height) + " frame");
+  return s;
+}
+
 void kernel_setup(const FrameView& f, const PreprocessConfig& cfg, px::KernelFrame* kf, px::KernelParams* kp) {
   check_frame(f);
-  const Geometry g = compute_geometry(f.width, f.height, cfg);
+  const Rect src = source_rect(f, cfg);
+  const Geometry g = compute_geometry(src.w, src.h, cfg);
   PackedLayout pl{0, 1, 2, 3};
   const bool packed = packed_layout(f.format, &pl);
   kf->format = packed ? px::kPacked : (f.format == PixelFormat::I420 ? px::kI420 : px::kNV12);
@@ -233,6 +246,10 @@ void kernel_setup(const FrameView& f, const PreprocessConfig& cfg, px::KernelFra
     kf->planes[i] = f.planes[i];
     kf->strides[i] = f.strides[i];
   }
+  kp->src_x = src.x;
+  kp->src_y = src.y;
+  kp->src_w = src.w;
+  kp->src_h = src.h;
   kp->resized_w = g.resized_w;
   kp->resized_h = g.resized_h;
   kp->offset_x = g.offset_x;
@@ -251,28 +268,31 @@ void preprocess(const FrameView& f, const PreprocessConfig& cfg, float* out) {
   check_frame(f);
   if (f.on_device)
     throw std::invalid_argument("the frame is in CUDA device memory, which only the GPU path reads");
-  const Geometry g = compute_geometry(f.width, f.height, cfg);
+  const Rect src = source_rect(f, cfg);
+  const Geometry g = compute_geometry(src.w, src.h, cfg);
   const size_t plane = (size_t)g.out_w * g.out_h;
   float* rgb[3] = {out, out + plane, out + 2 * plane};
 
   PackedLayout pl;
   if (packed_layout(f.format, &pl)) {
-    const Taps rows = make_taps(g.offset_y, g.out_h, f.height, g.resized_h, cfg.antialias);
-    const Taps cols = make_taps(g.offset_x, g.out_w, f.width, g.resized_w, cfg.antialias);
+    const Taps rows = make_taps(g.offset_y, g.out_h, src.h, g.resized_h, cfg.antialias);
+    const Taps cols = make_taps(g.offset_x, g.out_w, src.w, g.resized_w, cfg.antialias);
     const int off[3] = {pl.r, pl.g, pl.b};
-    resample_plane(f.planes[0], f.strides[0], pl.pixel_bytes, 3, off, rows, cols, rgb);
+    const uint8_t* base = f.planes[0] + (size_t)src.y * f.strides[0] + (size_t)src.x * pl.pixel_bytes;
+    resample_plane(base, f.strides[0], pl.pixel_bytes, 3, off, rows, cols, rgb);
   } else {
     // Y'CbCr: resample each plane onto the output grid, then convert there.
     const int cw = (f.width + 1) / 2, ch = (f.height + 1) / 2;
     std::vector<float> chroma(2 * plane);
     float* uv[2] = {chroma.data(), chroma.data() + plane};
-    const Taps rows = make_taps(g.offset_y, g.out_h, f.height, g.resized_h, cfg.antialias);
-    const Taps cols = make_taps(g.offset_x, g.out_w, f.width, g.resized_w, cfg.antialias);
-    const Taps crows = chroma_taps(rows, ch);
-    const Taps ccols = chroma_taps(cols, cw);
+    const Taps rows = make_taps(g.offset_y, g.out_h, src.h, g.resized_h, cfg.antialias);
+    const Taps cols = make_taps(g.offset_x, g.out_w, src.w, g.resized_w, cfg.antialias);
+    const Taps crows = chroma_taps(rows, ch, src.y);
+    const Taps ccols = chroma_taps(cols, cw, src.x);
     const int zero = 0, uv_off[2] = {0, 1};
     float* yout[1] = {rgb[0]};
-    resample_plane(f.planes[0], f.strides[0], 1, 1, &zero, rows, cols, yout);
+    const uint8_t* ybase = f.planes[0] + (size_t)src.y * f.strides[0] + src.x;
+    resample_plane(ybase, f.strides[0], 1, 1, &zero, rows, cols, yout);
     if (f.format == PixelFormat::I420) {
       float* u[1] = {uv[0]};
       float* v[1] = {uv[1]};

@@ -5,6 +5,18 @@
 
 namespace ta {
 
+bool JobGroup::ready() const {
+  for (const auto& j : parts_)
+    if (!j->ready()) return false;
+  return true;
+}
+
+const std::string& JobGroup::error() const {
+  for (const auto& j : parts_)
+    if (!j->error().empty()) return j->error();
+  return no_error_;
+}
+
 Scheduler::Scheduler(SubmitFn submit, ReleaseFn release)
     : submit_(std::move(submit)), release_(std::move(release)), sync_(std::make_shared<Sync>()) {}
 
@@ -31,6 +43,7 @@ void Scheduler::take_live_result() {
     live_error_ = live_job_->error();
   } else {
     latest_ = live_job_->result();
+    latest_job_ = live_job_;
     latest_pts_ = live_job_pts_;
     have_latest_ = true;
   }
@@ -69,6 +82,11 @@ bool Scheduler::push(void* frame, uint64_t pts) {
   }
 
   const bool own = due || !last_job_;
+  if (own && !flushing_ && own_in_queue_ >= cfg_.max_own && stall_) {
+    l.unlock();
+    stall_();
+    l.lock();
+  }
   if (own) s->cv.wait(l, [&] { return flushing_ || own_in_queue_ < cfg_.max_own; });
   if (flushing_) return false;
   std::shared_ptr<Job> job = last_job_;
@@ -114,6 +132,7 @@ bool Scheduler::pop(Output* out, bool wait) {
     } else if (have_latest_) {
       out->has_result = true;
       out->result = latest_;
+      out->job = latest_job_;
       out->source_pts = latest_pts_;
       counts_.borrowed++;
     } else {
@@ -127,6 +146,7 @@ bool Scheduler::pop(Output* out, bool wait) {
     } else {
       out->has_result = true;
       out->result = e.job->result();
+      out->job = e.job;
       if (!e.owns) {
         out->source_pts = e.source_pts;
         counts_.borrowed++;
@@ -175,6 +195,7 @@ void Scheduler::clear() {
     live_job_pts_ = kNoPts;
     have_latest_ = false;
     latest_ = TopLogits();
+    latest_job_.reset();
     latest_pts_ = kNoPts;
     live_error_.clear();
     sync_->cv.notify_all();

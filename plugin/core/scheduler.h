@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "model.h"
 
@@ -38,6 +39,25 @@ class Job {
   virtual bool ready() const = 0;
   virtual const TopLogits& result() const = 0;
   virtual const std::string& error() const = 0;  // non-empty: the model failed on the frame
+};
+
+// A frame's N jobs as one (inference-region=roi-list: one job per region of the frame, all
+// queued in the engine, which batches them with any other frame's). Ready when every part
+// is (at once when there are none: a frame without regions waits for nothing); its error
+// is the first failed part's. result() is empty: the parts are read one by one.
+class JobGroup : public Job {
+ public:
+  explicit JobGroup(std::vector<std::shared_ptr<Job>> parts) : parts_(std::move(parts)) {}
+  bool ready() const override;
+  const TopLogits& result() const override { return empty_; }
+  const std::string& error() const override;
+  size_t size() const { return parts_.size(); }
+  const Job& part(size_t i) const { return *parts_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<Job>> parts_;
+  TopLogits empty_;
+  std::string no_error_;
 };
 
 constexpr uint64_t kNoPts = UINT64_MAX;  // GST_CLOCK_TIME_NONE
@@ -57,6 +77,9 @@ struct Output {
   uint64_t source_pts = kNoPts;  // the frame the result was computed on (borrowed results)
   TopLogits result;
   std::string error;        // non-empty: the model failed; the frame carries no result
+  // The job the result came from (own, borrowed, or live mode's newest finished one), e.g.
+  // a JobGroup whose parts the caller reads; null without a result.
+  std::shared_ptr<Job> job;
 };
 
 struct SchedulerCounts {
@@ -82,6 +105,10 @@ class Scheduler {
 
   // Before the first push(), and again only when the queue is empty (after drain/clear).
   void configure(const SchedulerConfig& c);
+  // Called (no lock held) when push() is about to wait for room in sync mode: when frames
+  // carry a varying number of jobs (regions), the jobs in flight may not fill the engine's
+  // batch, which then must run partial (Engine::flush) or the wait would never end.
+  void set_stall_handler(std::function<void()> h) { stall_ = std::move(h); }
   const SchedulerConfig& config() const { return cfg_; }
 
   // Queues a frame (the scheduler then owns it until pop() hands it out or clear() releases
@@ -121,6 +148,7 @@ class Scheduler {
 
   SubmitFn submit_;
   ReleaseFn release_;
+  std::function<void()> stall_;
   SchedulerConfig cfg_;
 
   // The lock and the wake-up are shared with the notify callbacks handed to jobs, which
@@ -144,6 +172,7 @@ class Scheduler {
   uint64_t live_job_pts_ = kNoPts;
   bool have_latest_ = false;
   TopLogits latest_;
+  std::shared_ptr<Job> latest_job_;
   uint64_t latest_pts_ = kNoPts;
   std::string live_error_;
 

@@ -34,6 +34,14 @@ gst_torch_classification_meta_init (GstMeta * meta, gpointer params, GstBuffer *
   m->source_pts = GST_CLOCK_TIME_NONE;
   m->n_labels = 0;
   m->labels = NULL;
+  m->roi_type = 0;
+  m->roi_id = -1;
+  m->model_sha256 = NULL;
+  m->latency = GST_CLOCK_TIME_NONE;
+  m->resize_size = m->crop_size = 0;
+  m->resize_mode = 0;
+  for (int i = 0; i < 3; i++)
+    m->mean[i] = m->std[i] = 0.f;
   return TRUE;
 }
 
@@ -48,13 +56,16 @@ gst_torch_classification_meta_free (GstMeta * meta, GstBuffer * buffer)
     g_free (m->labels[i].label);
   g_free (m->labels);
   g_free (m->model);
+  g_free (m->model_sha256);
   m->labels = NULL;
   m->model = NULL;
+  m->model_sha256 = NULL;
   m->n_labels = 0;
 }
 
+/* Everything but the model name and the rectangle, which the callers set. */
 static void
-copy_labels (GstTorchClassificationMeta * dst, const GstTorchClassificationMeta * src)
+copy_results (GstTorchClassificationMeta * dst, const GstTorchClassificationMeta * src)
 {
   guint i;
 
@@ -62,6 +73,17 @@ copy_labels (GstTorchClassificationMeta * dst, const GstTorchClassificationMeta 
     gst_torch_classification_meta_add_label (dst, src->labels[i].class_id,
         src->labels[i].label, src->labels[i].score);
   dst->source_pts = src->source_pts;
+  dst->roi_type = src->roi_type;
+  dst->roi_id = src->roi_id;
+  gst_torch_classification_meta_set_model_sha256 (dst, src->model_sha256);
+  dst->latency = src->latency;
+  dst->resize_size = src->resize_size;
+  dst->crop_size = src->crop_size;
+  dst->resize_mode = src->resize_mode;
+  for (int i = 0; i < 3; i++) {
+    dst->mean[i] = src->mean[i];
+    dst->std[i] = src->std[i];
+  }
 }
 
 static gboolean
@@ -82,7 +104,7 @@ gst_torch_classification_meta_transform (GstBuffer * dest, GstMeta * meta,
         src->width, src->height);
     if (!dst)
       return FALSE;
-    copy_labels (dst, src);
+    copy_results (dst, src);
     return TRUE;
   }
 
@@ -105,7 +127,7 @@ gst_torch_classification_meta_transform (GstBuffer * dest, GstMeta * meta,
         x1 - x0, y1 - y0);
     if (!dst)
       return FALSE;
-    copy_labels (dst, src);
+    copy_results (dst, src);
     return TRUE;
   }
 
@@ -164,6 +186,55 @@ gst_torch_classification_meta_add_label (GstTorchClassificationMeta * meta,
   l->score = score;
 }
 
+void
+gst_torch_classification_meta_set_roi (GstTorchClassificationMeta * meta, GQuark roi_type,
+    gint roi_id)
+{
+  g_return_if_fail (meta != NULL);
+  meta->roi_type = roi_type;
+  meta->roi_id = roi_id;
+}
+
+const gchar *
+gst_torch_classification_meta_get_roi_type_name (const GstTorchClassificationMeta * meta)
+{
+  g_return_val_if_fail (meta != NULL, NULL);
+  return meta->roi_type ? g_quark_to_string (meta->roi_type) : NULL;
+}
+
+void
+gst_torch_classification_meta_set_model_sha256 (GstTorchClassificationMeta * meta,
+    const gchar * sha256)
+{
+  g_return_if_fail (meta != NULL);
+  if (meta->model_sha256 == sha256)
+    return;
+  g_free (meta->model_sha256);
+  meta->model_sha256 = g_strdup (sha256);
+}
+
+void
+gst_torch_classification_meta_set_preprocess (GstTorchClassificationMeta * meta,
+    guint resize_size, guint crop_size, const gchar * resize_mode, const gfloat * mean,
+    const gfloat * std)
+{
+  g_return_if_fail (meta != NULL);
+  meta->resize_size = resize_size;
+  meta->crop_size = crop_size;
+  meta->resize_mode = resize_mode ? g_quark_from_string (resize_mode) : 0;
+  for (int i = 0; i < 3; i++) {
+    meta->mean[i] = mean ? mean[i] : 0.f;
+    meta->std[i] = std ? std[i] : 0.f;
+  }
+}
+
+const gchar *
+gst_torch_classification_meta_get_resize_mode_name (const GstTorchClassificationMeta * meta)
+{
+  g_return_val_if_fail (meta != NULL, NULL);
+  return meta->resize_mode ? g_quark_to_string (meta->resize_mode) : NULL;
+}
+
 const GstTorchClassLabel *
 gst_torch_classification_meta_get_label (const GstTorchClassificationMeta * meta, guint index)
 {
@@ -193,4 +264,36 @@ gst_buffer_get_n_torch_classification_metas (GstBuffer * buffer)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), 0);
   return gst_buffer_get_n_meta (buffer, GST_TORCH_CLASSIFICATION_META_API_TYPE);
+}
+
+GList *
+gst_buffer_get_torch_classification_metas (GstBuffer * buffer)
+{
+  GList *metas = NULL;
+  gpointer state = NULL;
+  GstTorchClassificationMeta *m;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  while ((m = gst_buffer_iterate_torch_classification_meta (buffer, &state)))
+    metas = g_list_prepend (metas, m);
+  return g_list_reverse (metas);
+}
+
+guint
+gst_torch_classification_meta_get_n_labels (const GstTorchClassificationMeta * meta)
+{
+  g_return_val_if_fail (meta != NULL, 0);
+  return meta->n_labels;
+}
+
+const GstTorchClassLabel *
+gst_torch_classification_meta_get_labels (const GstTorchClassificationMeta * meta,
+    guint * n_labels)
+{
+  if (n_labels)
+    *n_labels = 0;
+  g_return_val_if_fail (meta != NULL, NULL);
+  if (n_labels)
+    *n_labels = meta->n_labels;
+  return meta->labels;
 }

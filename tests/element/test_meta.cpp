@@ -264,6 +264,59 @@ TEST(Meta, BufferCopyIsDeep) {
   gst_buffer_unref(copy);
 }
 
+// The region and provenance fields: defaults, setters, and deep copies.
+TEST(Meta, RoiAndProvenanceFieldsAreCopied) {
+  GstBuffer* buf = new_buffer();
+  GstTorchClassificationMeta* m = gst_buffer_add_torch_classification_meta(buf, "m", 1, 2, 3, 4);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->roi_type, 0u);
+  EXPECT_EQ(m->roi_id, -1);
+  EXPECT_EQ(m->model_sha256, nullptr);
+  EXPECT_EQ(m->latency, GST_CLOCK_TIME_NONE);
+  EXPECT_EQ(gst_torch_classification_meta_get_roi_type_name(m), nullptr);
+
+  gst_torch_classification_meta_set_roi(m, g_quark_from_string("car"), 3);
+  const std::string sha(64, 'a');
+  gst_torch_classification_meta_set_model_sha256(m, sha.c_str());
+  gst_torch_classification_meta_set_model_sha256(m, m->model_sha256);  // itself: a no-op
+  m->latency = 5 * GST_MSECOND;
+  EXPECT_STREQ(gst_torch_classification_meta_get_roi_type_name(m), "car");
+
+  GstBuffer* copy = gst_buffer_copy(buf);
+  gst_buffer_unref(buf);
+  GstTorchClassificationMeta* c = gst_buffer_get_torch_classification_meta(copy);
+  ASSERT_NE(c, nullptr);
+  EXPECT_STREQ(gst_torch_classification_meta_get_roi_type_name(c), "car");
+  EXPECT_EQ(c->roi_id, 3);
+  EXPECT_STREQ(c->model_sha256, sha.c_str());
+  EXPECT_EQ(c->latency, 5 * GST_MSECOND);
+  gst_torch_classification_meta_set_model_sha256(c, nullptr);
+  EXPECT_EQ(c->model_sha256, nullptr);
+  gst_buffer_unref(copy);
+}
+
+TEST(Meta, PreprocessFieldsAreSetAndCopied) {
+  GstBuffer* buf = new_buffer();
+  GstTorchClassificationMeta* m = gst_buffer_add_torch_classification_meta(buf, "m", 0, 0, 8, 8);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->crop_size, 0u);
+  EXPECT_EQ(gst_torch_classification_meta_get_resize_mode_name(m), nullptr);
+  const gfloat mean[3] = {0.5f, 0.25f, 0.125f}, stdv[3] = {1.f, 2.f, 3.f};
+  gst_torch_classification_meta_set_preprocess(m, 256, 224, "stretch", mean, stdv);
+  GstBuffer* copy = gst_buffer_copy(buf);
+  gst_buffer_unref(buf);
+  GstTorchClassificationMeta* c = gst_buffer_get_torch_classification_meta(copy);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->resize_size, 256u);
+  EXPECT_EQ(c->crop_size, 224u);
+  EXPECT_STREQ(gst_torch_classification_meta_get_resize_mode_name(c), "stretch");
+  for (int i = 0; i < 3; i++) {
+    EXPECT_EQ(c->mean[i], mean[i]);
+    EXPECT_EQ(c->std[i], stdv[i]);
+  }
+  gst_buffer_unref(copy);
+}
+
 TEST(Meta, MakeWritableKeepsMeta) {
   GstBuffer* buf = new_buffer();
   GstTorchClassificationMeta* m = gst_buffer_add_torch_classification_meta(buf, "m", 1, 2, 3, 4);
@@ -334,6 +387,7 @@ TEST(Meta, VideoscaleRescalesRegion) {
     gst_torch_classification_meta_add_label(m, 281, "tabby", 0.75f);
     gst_torch_classification_meta_add_label(m, 7, nullptr, 0.25f);
     if (i == 1) m->source_pts = 42;
+    if (i == 0) gst_torch_classification_meta_set_roi(m, g_quark_from_string("face"), 17);
     GstFlowReturn ret = GST_FLOW_ERROR;
     g_signal_emit_by_name(src, "push-buffer", buf, &ret);
     gst_buffer_unref(buf);
@@ -364,6 +418,8 @@ TEST(Meta, VideoscaleRescalesRegion) {
     EXPECT_EQ(m->height, want[i].h);
     EXPECT_STREQ(m->model, want[i].model);
     EXPECT_EQ(m->source_pts, want[i].source_pts);
+    EXPECT_STREQ(gst_torch_classification_meta_get_roi_type_name(m), i == 0 ? "face" : nullptr);
+    EXPECT_EQ(m->roi_id, i == 0 ? 17 : -1);
     ASSERT_EQ(m->n_labels, 2u);
     EXPECT_EQ(m->labels[0].class_id, 281);
     EXPECT_STREQ(m->labels[0].label, "tabby");

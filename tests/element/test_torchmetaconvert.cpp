@@ -24,7 +24,9 @@
 
 #include "gsttorchclassificationmeta.h"
 #include "net_helpers.h"
+#include "sha256.h"
 #include "test_env.h"
+#include "text_files.h"
 
 using ojson = nlohmann::ordered_json;
 
@@ -69,27 +71,8 @@ class TempDir {
   std::string path_;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// The lines of `text`; text that does not end with '\n' fails the test (a cut line).
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  if (text.empty()) return lines;
-  EXPECT_EQ(text.back(), '\n') << "last line is not complete";
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
+using ta_test::read_file;
+using ta_test::split_lines;
 
 ojson parse_line(const std::string& line) {
   try {
@@ -418,6 +401,51 @@ TEST(TorchMetaConvert, SameBytesAsTorchmetasink) {
   }
 }
 
+// include-model-info=true on both elements: every entry also carries the model file's
+// SHA-256, the preprocessing torchclassify was set to, and the latency (borrowed results
+// keep their source frame's); both write the same bytes. Without it, none of these.
+TEST(TorchMetaConvert, IncludeModelInfoAddsProvenanceOnBothElements) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  const std::string sha = ta::sha256_file(model);
+  TempDir dir;
+  const std::string a = dir.file("sink.jsonl"), b = dir.file("convert.jsonl"), plain = dir.file("plain.jsonl");
+  run_to_eos(video_source() + " ! " + classify(model) +
+             " interval=2 resize-mode=letterbox crop-size=40 resize-size=50 mean=\"<0.5,0.25,0.125>\" ! tee name=t"
+             " t. ! queue ! torchmetasink include-model-info=true location=\"" + a + "\""
+             " t. ! queue ! torchmetaconvert include-model-info=true ! filesink location=\"" + b + "\""
+             " t. ! queue ! torchmetaconvert ! filesink location=\"" + plain + "\"");
+  const std::string sink_text = read_file(a);
+  EXPECT_EQ(read_file(b), sink_text);
+  const std::vector<std::string> lines = split_lines(sink_text);
+  ASSERT_EQ(lines.size(), (size_t)kFrames);
+  guint64 own_latency = 0;
+  for (size_t i = 0; i < lines.size(); i++) {
+    SCOPED_TRACE("frame " + std::to_string(i));
+    const ojson j = parse_line(lines[i]);
+    ASSERT_EQ(j["classifications"].size(), 1u);
+    const ojson& c = j["classifications"][0];
+    EXPECT_EQ(c["model-sha256"].get<std::string>(), sha);
+    const ojson& pre = c["preprocess"];
+    EXPECT_EQ(pre["resize-size"].get<int>(), 50);
+    EXPECT_EQ(pre["crop-size"].get<int>(), 40);
+    EXPECT_EQ(pre["resize-mode"].get<std::string>(), "letterbox");
+    EXPECT_EQ(pre["mean"], ojson::parse("[0.5,0.25,0.125]"));
+    EXPECT_EQ(pre["std"], ojson::parse("[0.229,0.224,0.225]"));
+    const guint64 lat = c["latency"].get<guint64>();
+    EXPECT_GT(lat, 0u);
+    if (i % 2 == 0) {
+      own_latency = lat;
+      EXPECT_FALSE(c.contains("source-pts"));
+    } else {
+      EXPECT_EQ(lat, own_latency) << "a borrowed result keeps its frame's latency";
+    }
+  }
+  for (const std::string& l : split_lines(read_file(plain))) {
+    const ojson c = parse_line(l)["classifications"][0];
+    EXPECT_FALSE(c.contains("model-sha256") || c.contains("preprocess") || c.contains("latency")) << l;
+  }
+}
+
 // tcpserversink on a loopback port, read by a plain socket client connected before the
 // first frame: every line arrives whole, in order.
 TEST(TorchMetaConvert, TcpserversinkToASocketClient) {
@@ -507,4 +535,30 @@ TEST(TorchMetaConvert, MultifilesinkRotates) {
     }
     EXPECT_EQ(joined, whole);
   }
+}
+
+// Regions: one entry per classified region, with "roi-id" and "roi-type", byte for byte.
+TEST(TorchMetaConvert, RegionEntriesCarryRoiIdAndType) {
+  GstHarness* h = gst_harness_new("torchmetaconvert");
+  g_object_set(h->element, "stream-name", "lot", nullptr);
+  gst_harness_set_src_caps_str(h, kVideoCaps);
+  GstBuffer* in = gst_buffer_new_allocate(nullptr, 64 * 48 * 3, nullptr);
+  GST_BUFFER_PTS(in) = 0;
+  GstTorchClassificationMeta* a = gst_buffer_add_torch_classification_meta(in, "tiny", 0, 24, 32, 24);
+  gst_torch_classification_meta_add_label(a, 1, "car", 0.875f);
+  gst_torch_classification_meta_set_roi(a, g_quark_from_string("bay1"), 0);
+  GstTorchClassificationMeta* b = gst_buffer_add_torch_classification_meta(in, "tiny", 32, 24, 32, 24);
+  gst_torch_classification_meta_add_label(b, 0, "empty", 0.5f);
+  gst_torch_classification_meta_set_roi(b, g_quark_from_string("bay2"), 1);
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(buffer_text(out),
+            "{\"stream\":\"lot\",\"frame\":0,\"pts\":0,\"width\":64,\"height\":48,\"classifications\":["
+            "{\"model\":\"tiny\",\"roi-id\":0,\"roi-type\":\"bay1\",\"roi\":{\"x\":0,\"y\":24,\"w\":32,\"h\":24},"
+            "\"labels\":[{\"id\":1,\"label\":\"car\",\"score\":0.875}]},"
+            "{\"model\":\"tiny\",\"roi-id\":1,\"roi-type\":\"bay2\",\"roi\":{\"x\":32,\"y\":24,\"w\":32,\"h\":24},"
+            "\"labels\":[{\"id\":0,\"label\":\"empty\",\"score\":0.5}]}]}\n");
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
 }

@@ -17,6 +17,7 @@
 
 #include "gsttorchclassificationmeta.h"
 #include "stdout_redirect.h"
+#include "text_files.h"
 
 using ojson = nlohmann::ordered_json;
 
@@ -47,28 +48,10 @@ class TempFile {
   std::string path_;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using ta_test::read_file;
 
 // The file's lines; a file that does not end with '\n' fails the test (a cut line).
-std::vector<std::string> read_lines(const std::string& path) {
-  const std::string text = read_file(path);
-  std::vector<std::string> lines;
-  if (text.empty()) return lines;
-  EXPECT_EQ(text.back(), '\n') << "last line is not complete";
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
+std::vector<std::string> read_lines(const std::string& path) { return ta_test::split_lines(read_file(path)); }
 
 std::vector<std::string> keys(const ojson& o) {
   std::vector<std::string> k;
@@ -647,4 +630,150 @@ TEST(TorchMetaSink, VideotestsrcPipelineToEos) {
   run_to_eos(pipe);
   expect_videotestsrc_lines(read_lines(out.path()));
   gst_object_unref(pipe);
+}
+
+namespace {
+guint64 stats_u64(const GstStructure* s, const char* field) {
+  guint64 v = G_MAXUINT64;
+  EXPECT_TRUE(gst_structure_get_uint64(s, field, &v)) << field << " in " << gst_structure_to_string(s);
+  return v;
+}
+}  // namespace
+
+// "stats" against what a pipeline of known length did: every line and byte of the file.
+TEST(TorchMetaSink, StatsCountLinesAndBytesOfTheFile) {
+  TempFile out;
+  gchar* desc = g_strdup_printf(
+      "videotestsrc num-buffers=10 ! video/x-raw,width=160,height=120 "
+      "! torchmetasink name=sink stream-name=test location=\"%s\"",
+      out.c_str());
+  GstElement* pipe = gst_parse_launch(desc, nullptr);
+  g_free(desc);
+  ASSERT_NE(pipe, nullptr);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipe), "sink");
+
+  GstStructure* s = nullptr;
+  g_object_get(sink, "stats", &s, nullptr);
+  ASSERT_NE(s, nullptr);
+  EXPECT_STREQ(gst_structure_get_name(s), "torchmetasink-stats");
+  EXPECT_EQ(stats_u64(s, "lines"), 0u);
+  gst_structure_free(s);
+
+  for (int run = 0; run < 2; run++) {
+    run_to_eos(pipe);
+    const std::string text = read_file(out.path());
+    // After the stop: the numbers of the run that ended.
+    g_object_get(sink, "stats", &s, nullptr);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(stats_u64(s, "lines"), 10u);
+    EXPECT_EQ(stats_u64(s, "bytes"), text.size());
+    EXPECT_EQ(stats_u64(s, "dropped"), 0u);
+    EXPECT_EQ(stats_u64(s, "file-sent"), 10u);
+    EXPECT_EQ(stats_u64(s, "file-queued"), 0u);
+    EXPECT_EQ(stats_u64(s, "file-dropped"), 0u);
+    EXPECT_EQ(stats_u64(s, "file-failed"), 0u);
+    EXPECT_EQ(stats_u64(s, "file-reconnects"), 0u);
+    EXPECT_STREQ(gst_structure_get_string(s, "file-where"), out.c_str());
+    EXPECT_FALSE(gst_structure_has_field(s, "mqtt-sent"));
+    EXPECT_FALSE(gst_structure_has_field(s, "kafka-sent"));
+    gst_structure_free(s);
+  }
+  gst_object_unref(sink);
+  gst_object_unref(pipe);
+}
+
+// Kafka settings that cannot work fail the start, naming the property.
+TEST(TorchMetaSink, BadKafkaSettingsFailTheStart_n) {
+#ifndef TA_HAVE_KAFKA
+  GTEST_SKIP() << "the plugin was built without librdkafka (install librdkafka-dev and reconfigure)";
+#endif
+  struct Case {
+    const char* props;
+    const char* names;
+  };
+  const Case cases[] = {
+      {"kafka-brokers=kafka1:notaport kafka-topic=t", "kafka-brokers"},
+      {"kafka-brokers=127.0.0.1:9092", "kafka-topic"},
+      {"kafka-brokers=127.0.0.1:9092 kafka-topic=\"bad topic\"", "kafka-topic"},
+      {"kafka-brokers=127.0.0.1:9092 kafka-topic=t kafka-acks=2", "kafka-acks"},
+      {"kafka-brokers=127.0.0.1:9092 kafka-topic=t kafka-config=no.such.thing=1", "kafka-config"},
+      {"kafka-brokers=127.0.0.1:9092 kafka-topic=t kafka-security-protocol=tls", "kafka-security-protocol"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.props);
+    gchar* desc = g_strdup_printf("videotestsrc num-buffers=1 ! torchmetasink %s", c.props);
+    GstElement* pipe = gst_parse_launch(desc, nullptr);
+    g_free(desc);
+    ASSERT_NE(pipe, nullptr);
+    EXPECT_EQ(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    GstBus* bus = gst_element_get_bus(pipe);
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 0, GST_MESSAGE_ERROR);
+    ASSERT_NE(msg, nullptr);
+    GError* e = nullptr;
+    gst_message_parse_error(msg, &e, nullptr);
+    EXPECT_TRUE(g_error_matches(e, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS)) << e->message;
+    EXPECT_NE(std::string(e->message).find(c.names), std::string::npos) << e->message;
+    g_clear_error(&e);
+    gst_message_unref(msg);
+    gst_object_unref(bus);
+    gst_element_set_state(pipe, GST_STATE_NULL);
+    gst_object_unref(pipe);
+  }
+}
+
+// Regions (torchclassify inference-region=roi-list): one entry of "classifications" per
+// region, each with its rectangle, "roi-id" and "roi-type" beside the model; a full-frame
+// result on the same buffer keeps its entry without them.
+TEST(TorchMetaSink, OneEntryPerRegionWithRoiIdAndType) {
+  TempFile out;
+  GstHarness* h = new_sink_harness(out.path(), "bays");
+  ASSERT_NE(h, nullptr);
+  GstBuffer* buf = new_frame(0);
+  GstTorchClassificationMeta* a = add_meta(buf, "resnet50", 10, 20, 100, 80, {{3, "car", 0.75f}, {4, "van", 0.2f}});
+  gst_torch_classification_meta_set_roi(a, g_quark_from_string("bay1"), 0);
+  add_meta(buf, "resnet50", 0, 0, 320, 240, {{1, "street", 0.5f}});
+  GstTorchClassificationMeta* b = add_meta(buf, "resnet50", 160, 0, 160, 240, {{9, "door", 0.9f}});
+  gst_torch_classification_meta_set_roi(b, g_quark_from_string("door"), 7);
+  ASSERT_EQ(gst_harness_push(h, buf), GST_FLOW_OK);
+  gst_harness_push_event(h, gst_event_new_eos());
+  gst_harness_teardown(h);
+
+  const auto lines = read_lines(out.path());
+  ASSERT_EQ(lines.size(), 1u);
+  const ojson j = parse_line(lines[0]);
+  expect_frame_header(j, "bays", 0);
+  const ojson& cs = j["classifications"];
+  ASSERT_EQ(cs.size(), 3u) << lines[0];
+  EXPECT_EQ(keys(cs[0]), (std::vector<std::string>{"model", "roi-id", "roi-type", "roi", "labels"}));
+  EXPECT_EQ(cs[0]["roi-id"].get<int>(), 0);
+  EXPECT_EQ(cs[0]["roi-type"].get<std::string>(), "bay1");
+  expect_roi(cs[0], 10, 20, 100, 80);
+  expect_labels(cs[0], {{3, "car", 0.75f}, {4, "van", 0.2f}});
+  EXPECT_EQ(keys(cs[1]), (std::vector<std::string>{"model", "roi", "labels"}));
+  expect_roi(cs[1], 0, 0, 320, 240);
+  EXPECT_EQ(cs[2]["roi-id"].get<int>(), 7);
+  EXPECT_EQ(cs[2]["roi-type"].get<std::string>(), "door");
+  expect_roi(cs[2], 160, 0, 160, 240);
+  expect_labels(cs[2], {{9, "door", 0.9f}});
+}
+
+// A borrowed region result (live mode, interval) has "source-pts" before the roi fields.
+TEST(TorchMetaSink, BorrowedRegionResultKeepsSchemaOrder) {
+  TempFile out;
+  GstHarness* h = new_sink_harness(out.path(), "cam");
+  ASSERT_NE(h, nullptr);
+  GstBuffer* buf = new_frame(GST_SECOND);
+  GstTorchClassificationMeta* m = add_meta(buf, "resnet50", 5, 6, 7, 8, {{1, "face", 0.6f}});
+  gst_torch_classification_meta_set_roi(m, g_quark_from_string("face"), 2);
+  m->source_pts = GST_SECOND / 2;
+  ASSERT_EQ(gst_harness_push(h, buf), GST_FLOW_OK);
+  gst_harness_push_event(h, gst_event_new_eos());
+  gst_harness_teardown(h);
+  const auto lines = read_lines(out.path());
+  ASSERT_EQ(lines.size(), 1u);
+  const ojson c = parse_line(lines[0])["classifications"][0];
+  EXPECT_EQ(keys(c), (std::vector<std::string>{"model", "source-pts", "roi-id", "roi-type", "roi", "labels"}));
+  EXPECT_EQ(c["source-pts"].get<guint64>(), GST_SECOND / 2);
+  EXPECT_EQ(c["roi-id"].get<int>(), 2);
+  expect_roi(c, 5, 6, 7, 8);
 }

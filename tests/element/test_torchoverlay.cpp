@@ -7,6 +7,7 @@
 #include <pango/pangocairo.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -415,4 +416,254 @@ TEST(TorchOverlay, RepeatedResultsDrawTheSame) {
   gst_buffer_unmap(outs[3], &m3);
   for (GstBuffer* o : outs) gst_buffer_unref(o);
   gst_harness_teardown(hn);
+}
+
+// ---- Regions of interest ----
+
+namespace {
+
+// One RGB frame through torchoverlay with the metas `setup` attaches; the rectangles of
+// the composition when `composes`.
+struct RoiRun : OverlayRun {
+  std::vector<std::array<int, 4>> rects;  // x, y, w, h of each overlay rectangle (composes)
+};
+
+template <typename Setup>
+void overlay_rois(RoiRun* r, int width, int height, const std::string& props, Setup setup, bool composes = false) {
+  GstHarness* hn = gst_harness_new_parse(("torchoverlay " + props).c_str());
+  if (composes) gst_harness_add_propose_allocation_meta(hn, GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, nullptr);
+  gst_harness_set_src_caps_str(hn, ("video/x-raw,format=RGB,width=" + std::to_string(width) +
+                                    ",height=" + std::to_string(height) + ",framerate=30/1").c_str());
+  gst_video_info_set_format(&r->info, GST_VIDEO_FORMAT_RGB, width, height);
+  GstBuffer* b = make_frame(r->info);
+  setup(b);
+  r->in = gst_buffer_copy_deep(b);
+  r->out = gst_harness_push_and_pull(hn, b);
+  ASSERT_TRUE(r->out);
+  if (GstVideoOverlayCompositionMeta* m = gst_buffer_get_video_overlay_composition_meta(r->out)) {
+    for (guint i = 0; i < gst_video_overlay_composition_n_rectangles(m->overlay); i++) {
+      gint x, y;
+      guint w, h;
+      gst_video_overlay_rectangle_get_render_rectangle(gst_video_overlay_composition_get_rectangle(m->overlay, i), &x,
+                                                       &y, &w, &h);
+      r->rects.push_back({x, y, (int)w, (int)h});
+    }
+  }
+  gst_harness_teardown(hn);
+}
+
+GstTorchClassificationMeta* add_region_result(GstBuffer* b, guint x, guint y, guint w, guint h, gint id,
+                                              const char* type = "face") {
+  GstTorchClassificationMeta* m = gst_buffer_add_torch_classification_meta(b, "resnet50", x, y, w, h);
+  gst_torch_classification_meta_add_label(m, 281, "tabby", 0.81f);
+  gst_torch_classification_meta_add_label(m, 285, "Egyptian cat", 0.09f);
+  gst_torch_classification_meta_set_roi(m, g_quark_from_string(type), id);
+  return m;
+}
+
+GstVideoRegionOfInterestMeta* add_roi(GstBuffer* b, const char* type, guint x, guint y, guint w, guint h, gint id) {
+  GstVideoRegionOfInterestMeta* m = gst_buffer_add_video_region_of_interest_meta(b, type, x, y, w, h);
+  m->id = id;
+  return m;
+}
+
+const guint8* px(GstVideoFrame* f, int x, int y) {
+  return (const guint8*)GST_VIDEO_FRAME_PLANE_DATA(f, 0) + y * GST_VIDEO_FRAME_PLANE_STRIDE(f, 0) + x * 3;
+}
+
+// Changed pixels in [x0, x1) x [y0, y1) and how many of them are of colour rgb.
+struct Count {
+  int changed = 0, of_colour = 0;
+};
+Count count(const RoiRun& r, int x0, int y0, int x1, int y1, guint32 rgb) {
+  GstVideoFrame a, b;
+  Count c;
+  EXPECT_TRUE(gst_video_frame_map(&a, (GstVideoInfo*)&r.info, r.in, GST_MAP_READ));
+  EXPECT_TRUE(gst_video_frame_map(&b, (GstVideoInfo*)&r.info, r.out, GST_MAP_READ));
+  for (int y = std::max(0, y0); y < std::min(y1, GST_VIDEO_INFO_HEIGHT(&r.info)); y++)
+    for (int x = std::max(0, x0); x < std::min(x1, GST_VIDEO_INFO_WIDTH(&r.info)); x++) {
+      const guint8 *p = px(&a, x, y), *q = px(&b, x, y);
+      if (memcmp(p, q, 3) == 0) continue;
+      c.changed++;
+      c.of_colour += q[0] == ((rgb >> 16) & 0xFF) && q[1] == ((rgb >> 8) & 0xFF) && q[2] == (rgb & 0xFF);
+    }
+  gst_video_frame_unmap(&a);
+  gst_video_frame_unmap(&b);
+  return c;
+}
+
+const guint32 kBox = 0x00E000, kRoi = 0xFFB000;  // the default box-color and roi-color
+
+}  // namespace
+
+// A classified region: its outline in box-color, its labels beside (above) the box, and
+// the pixels inside the box untouched, so the object stays visible.
+TEST(TorchOverlay, RegionBoxWithLabelsBesideIt) {
+  RoiRun r;
+  overlay_rois(&r, 640, 480, "", [](GstBuffer* b) { add_region_result(b, 200, 200, 160, 120, 0); });
+  const int t = std::max(2, 480 / 240);
+  // The outline: every pixel of the edges, nothing of the inside.
+  const Count top = count(r, 200, 200, 360, 200 + t, kBox), left = count(r, 200, 200, 200 + t, 320, kBox);
+  EXPECT_EQ(top.of_colour, 160 * t);
+  EXPECT_EQ(left.of_colour, 120 * t);
+  EXPECT_EQ(count(r, 200, 320 - t, 360, 320, kBox).of_colour, 160 * t) << "bottom edge";
+  EXPECT_EQ(count(r, 360 - t, 200, 360, 320, kBox).of_colour, 120 * t) << "right edge";
+  EXPECT_EQ(count(r, 200 + t, 200 + t, 360 - t, 320 - t, kBox).changed, 0) << "inside the box";
+  // The labels: a box of two lines right above the region, starting at its left edge.
+  const Rect all = changed(r.info, r.in, r.out);
+  EXPECT_EQ(all.x0, 200);
+  EXPECT_LT(all.y0, 200);
+  EXPECT_GE(all.y0, 200 - 2 * 480 / 22 - 480 / 22);
+  const Count above = count(r, 0, 0, 640, 200, 0);
+  EXPECT_GT(above.changed, 2 * 480 / 22 * 100) << "no labels above the box";
+  EXPECT_EQ(count(r, 0, 320, 640, 480, 0).changed, 0) << "nothing below the box";
+  // position=bottom-left puts them below.
+  RoiRun below;
+  overlay_rois(&below, 640, 480, "position=bottom-left", [](GstBuffer* b) { add_region_result(b, 200, 200, 160, 120, 0); });
+  EXPECT_EQ(count(below, 0, 0, 640, 200, 0).changed, 0);
+  EXPECT_GT(count(below, 0, 320, 640, 480, 0).changed, 2 * 480 / 22 * 100);
+}
+
+// Boxes at the borders: the labels move to the side with room and stay whole inside the
+// frame (the composition's rectangles all lie in it, the labels as wide as in the middle).
+TEST(TorchOverlay, RegionLabelsStayInsideTheFrame) {
+  auto label_width = [](const RoiRun& r) {
+    int w = 0;
+    for (const auto& a : r.rects) w = std::max(w, a[2] > 40 && a[3] > 10 ? a[2] : 0);
+    return w;
+  };
+  RoiRun middle;
+  overlay_rois(&middle, 640, 480, "", [](GstBuffer* b) { add_region_result(b, 300, 200, 40, 40, 0); }, true);
+  const int want = label_width(middle);
+  ASSERT_GT(want, 60);
+  struct Case {
+    guint x, y, w, h;
+  };
+  for (const Case& c : {Case{0, 0, 40, 40}, Case{600, 0, 40, 40}, Case{600, 440, 40, 40}, Case{0, 440, 40, 40},
+                        Case{0, 0, 640, 480}, Case{630, 470, 100, 100}}) {
+    SCOPED_TRACE(std::to_string(c.x) + "," + std::to_string(c.y) + "," + std::to_string(c.w) + "," + std::to_string(c.h));
+    RoiRun r;
+    overlay_rois(&r, 640, 480, "", [&](GstBuffer* b) { add_region_result(b, c.x, c.y, c.w, c.h, 3); }, true);
+    ASSERT_GE(r.rects.size(), 3u);
+    for (const auto& a : r.rects) {
+      EXPECT_GE(a[0], 0);
+      EXPECT_GE(a[1], 0);
+      EXPECT_LE(a[0] + a[2], 640);
+      EXPECT_LE(a[1] + a[3], 480);
+    }
+    EXPECT_EQ(label_width(r), want) << "labels cut";
+    // Blended, the labels are there too.
+    RoiRun blended;
+    overlay_rois(&blended, 640, 480, "", [&](GstBuffer* b) { add_region_result(b, c.x, c.y, c.w, c.h, 3); });
+    EXPECT_GE(changed(blended.info, blended.in, blended.out).w(), std::min<int>(want, 640));
+  }
+}
+
+// ROI metas without a result (skipped regions, other types): thin outlines in roi-color
+// with their type as a caption; none with show-rois=false. A classified ROI is drawn once,
+// as a result.
+TEST(TorchOverlay, UnclassifiedRoisArePlainBoxes) {
+  RoiRun r;
+  overlay_rois(&r, 640, 480, "", [](GstBuffer* b) {
+    add_roi(b, "face", 100, 100, 80, 80, 0);                 // classified below
+    add_region_result(b, 100, 100, 80, 80, 0);
+    add_roi(b, "car", 300, 300, 120, 60, 1);                 // no result
+  });
+  const int thin = std::max(1, 480 / 480);
+  EXPECT_EQ(count(r, 300, 300, 420, 300 + thin, kRoi).of_colour, 120 * thin) << "plain box top edge";
+  EXPECT_EQ(count(r, 300, 300, 300 + thin, 360, kRoi).of_colour, 60 * thin) << "plain box left edge";
+  EXPECT_EQ(count(r, 300 + thin, 300 + thin, 420 - thin, 360 - thin, 0).changed, 0) << "inside the plain box";
+  // Its caption: a small box above it, in roi-color text.
+  const Count caption = count(r, 300, 260, 420, 300, kRoi);
+  EXPECT_GT(caption.changed, 100);
+  EXPECT_LT(caption.changed, 120 * 40);
+  // The classified ROI: green, no amber.
+  EXPECT_EQ(count(r, 100, 100, 180, 102, kBox).of_colour, 160);
+  EXPECT_EQ(count(r, 80, 60, 200, 200, kRoi).of_colour, 0) << "a classified ROI drawn as a plain one too";
+
+  // Only ROI metas, no result at all: still drawn.
+  RoiRun only;
+  overlay_rois(&only, 320, 240, "roi-color=0xFF0000FF", [](GstBuffer* b) { add_roi(b, "person", 10, 10, 50, 100, 4); });
+  EXPECT_EQ(count(only, 10, 10, 60, 11, 0x0000FF).of_colour, 50);
+  // A ROI that torchclassify marked with its classification param counts as classified.
+  RoiRun marked;
+  overlay_rois(&marked, 320, 240, "", [](GstBuffer* b) {
+    GstVideoRegionOfInterestMeta* m = add_roi(b, "person", 10, 10, 50, 100, 4);
+    gst_video_region_of_interest_meta_add_param(m, gst_structure_new("classification", "label", G_TYPE_STRING, "x", nullptr));
+  });
+  EXPECT_EQ(count(marked, 0, 0, 320, 240, 0).changed, 0);
+
+  RoiRun off;
+  overlay_rois(&off, 320, 240, "show-rois=false", [](GstBuffer* b) { add_roi(b, "person", 10, 10, 50, 100, 4); });
+  GstMapInfo a, b;
+  gst_buffer_map(off.in, &a, GST_MAP_READ);
+  gst_buffer_map(off.out, &b, GST_MAP_READ);
+  EXPECT_EQ(memcmp(a.data, b.data, a.size), 0) << "show-rois=false drew";
+  gst_buffer_unmap(off.in, &a);
+  gst_buffer_unmap(off.out, &b);
+}
+
+// Regions of absurd coordinates and sizes: clipped, nothing crashes.
+TEST(TorchOverlay, RegionsOutsideOrHuge) {
+  RoiRun r;
+  overlay_rois(&r, 320, 240, "", [](GstBuffer* b) {
+    add_region_result(b, 5000, 5000, 10, 10, 0);
+    add_region_result(b, 0, 0, G_MAXUINT, G_MAXUINT, 1);
+    add_region_result(b, 100, 100, 0, 0, 2);
+    add_roi(b, "face", G_MAXUINT - 5, 3, 100, 100, 3);
+    add_roi(b, "", 10, 10, 1, 1, 4);
+  }, true);
+  for (const auto& a : r.rects) {
+    EXPECT_GE(a[0], 0);
+    EXPECT_GE(a[1], 0);
+    EXPECT_LE(a[0] + a[2], 320);
+    EXPECT_LE(a[1] + a[3], 240);
+  }
+  // A ROI that starts left of the frame (x wrapped from -10): clipped, drawn from x = 0.
+  RoiRun left;
+  overlay_rois(&left, 320, 240, "", [](GstBuffer* b) { add_roi(b, "car", (guint)-10, 50, 60, 40, 0); });
+  EXPECT_EQ(count(left, 0, 50, 50, 51, kRoi).of_colour, 50);
+  EXPECT_EQ(count(left, 49, 50, 50, 90, kRoi).of_colour, 40) << "right edge at x = 49";
+  // The whole-frame region's outline runs along the frame's edges.
+  RoiRun full;
+  overlay_rois(&full, 320, 240, "", [](GstBuffer* b) { add_region_result(b, 0, 0, G_MAXUINT, G_MAXUINT, 1); });
+  EXPECT_EQ(count(full, 0, 239, 320, 240, kBox).of_colour, 320);
+}
+
+// A flood of ROI metas (10,000 on one frame, none classified): drawn in bounded time, the
+// first 256 only; a classified region among them is still drawn.
+TEST(TorchOverlay, FloodOfRoisIsBounded) {
+  RoiRun r;
+  const gint64 t0 = g_get_monotonic_time();
+  overlay_rois(&r, 640, 480, "", [](GstBuffer* b) {
+    for (int i = 0; i < 10000; i++) add_roi(b, "spam", (guint)(i % 600), (guint)(i % 440), 40, 40, i);
+    add_roi(b, "face", 500, 300, 60, 60, 10000);
+    add_region_result(b, 500, 300, 60, 60, 10000);
+  }, true);
+  const double seconds = (g_get_monotonic_time() - t0) / 1e6;
+  // 256 boxes of up to 4 edges and a caption each, plus the region's outline and labels.
+  EXPECT_LE(r.rects.size(), 256u * 5 + 5);
+  EXPECT_GE(r.rects.size(), 256u * 4);
+  bool face = false;
+  for (const auto& a : r.rects) face |= a[0] == 500 && a[1] == 300 && a[2] == 60;
+  EXPECT_TRUE(face) << "the classified region's box is missing";
+  EXPECT_LT(seconds, 60.0);  // a bound against a hang, not a speed measure
+}
+
+// Two regions side by side: the second one's labels go below its box instead of covering
+// the first one's.
+TEST(TorchOverlay, LabelsOfNeighbouringRegionsDoNotOverlap) {
+  RoiRun r;
+  overlay_rois(&r, 640, 480, "", [](GstBuffer* b) {
+    add_region_result(b, 100, 200, 60, 60, 0);
+    add_region_result(b, 180, 210, 60, 60, 1);
+  }, true);
+  std::vector<std::array<int, 4>> labels;
+  for (const auto& a : r.rects)
+    if (a[2] > 40 && a[3] > 10) labels.push_back(a);
+  ASSERT_EQ(labels.size(), 2u);
+  const auto &a = labels[0], &b = labels[1];
+  EXPECT_LE(a[1] + a[3], 200) << "the first labels are above their box";
+  EXPECT_GE(b[1], 210 + 60) << "the second labels are below their box";
+  EXPECT_FALSE(a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]);
 }

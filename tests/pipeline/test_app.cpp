@@ -25,7 +25,8 @@ std::vector<std::string> app_argv(const std::string& model, std::vector<std::str
 
 std::string python_app() { return env_or("TA_PIPELINES_DIR") + "/torchanalytics-app.py"; }
 
-// Whether the system Python has GStreamer's introspection; the reason when it does not.
+// Whether the system Python has GStreamer's introspection and our meta's typelib
+// (GI_TYPELIB_PATH, tests/pipeline/meson.build); the reason when it does not.
 std::string python_gst_missing() {
   const std::string py = env_or("TA_SYSTEM_PYTHON", "/usr/bin/python3");
   if (!file_exists(py)) return py + " does not exist";
@@ -36,6 +37,13 @@ std::string python_gst_missing() {
   const int st = c.wait_exit(Seconds(30));
   if (!exited_with(st, 0))
     return py + " lacks gi / Gst (Debian: apt install python3-gst-1.0): " + c.stderr_text();
+  Child t;
+  if (!t.start({py, "-c",
+                "import gi; gi.require_version('GstTorchAnalytics', '1.0')"}))
+    return "cannot run " + py;
+  if (!exited_with(t.wait_exit(Seconds(30)), 0))
+    return "no GstTorchAnalytics-1.0 typelib (built with gobject-introspection and "
+           "libgirepository1.0-dev): " + t.stderr_text();
   return "";
 }
 
@@ -193,7 +201,7 @@ TEST_F(AppTest, RtspServerDownAtStart) {
   check_app_lines(app.lines());
 }
 
-// The Python example: post-messages=true and the bus.
+// The Python example: the meta in a buffer probe, through the GstTorchAnalytics typelib.
 TEST(PythonApp, FileEndsAtEosWithALinePerFrame) {
   REQUIRE_PYTHON_GST();
   TA_REQUIRE_FIXTURE(model, "tiny.ts");

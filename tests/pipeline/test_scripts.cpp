@@ -10,6 +10,8 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <atomic>
 #include <string>
 #include <vector>
@@ -160,7 +162,10 @@ TEST(Scripts, RtspCameraWritesJsonLines) {
   EXPECT_TRUE(exited_with(st, 0)) << Child::describe(st) << "\n" << c.report();
   const auto lines = read_file_lines(json.path());
   // A live source: torchclassify's mode=auto runs live, results marked with source-pts.
-  EXPECT_GE(check_metasink_lines(lines, 320, 240, "door", true), lines.size() / 2);
+  // Frames never wait for a result there, so how many carry one depends on the model's
+  // speed: half of them, a quarter under the sanitizers (14 of 29 once under ASan in CI).
+  const size_t want = std::getenv("TA_SANITIZE") ? lines.size() / 4 : lines.size() / 2;
+  EXPECT_GE(check_metasink_lines(lines, 320, 240, "door", true), want);
 }
 
 // rtsp-camera.sh with MQTT_HOST: the results reach a real mosquitto broker on loopback,

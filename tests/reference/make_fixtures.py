@@ -57,6 +57,7 @@ RESNET50_10_HEAD_SEED = 5010
 RESNET18_SEED = 18
 RESNET18_HEAD_SEED = 19
 RESNET18_10_HEAD_SEED = 1810
+RESNET18_CROPS_HEAD_SEED = 1811
 TINY_SEED = 7
 RANDOM_BYTES_SEED = 1234
 
@@ -115,6 +116,32 @@ YUV_CASES = [
     ("I420", "bt709", "333x251"),
     ("NV12", "bt709", "333x251"),
     ("I420", "bt601full", "333x251"),
+]
+
+
+# Regions (torchclassify inference-region=roi-list): (name, source, x, y, w, h). The source
+# is an RGB frame or a YUV fixture; the reference is torchvision on the crop of the RGB frame
+# (PIL's img.crop((x, y, x + w, y + h))), for YUV of its exact full-size RGB conversion, so
+# that odd offsets keep the frame's chroma siting. Odd offsets and sizes, regions touching
+# each border, regions smaller than the 224 crop. The seven 640x480 ones have distinct
+# content (the batching test places them on frames of several streams).
+CROPS = [
+    ("rgb_a", "640x480", 101, 57, 203, 151),
+    ("rgb_b", "640x480", 437, 301, 203, 179),   # right and bottom border
+    ("rgb_c", "640x480", 0, 0, 97, 131),        # top-left corner
+    ("rgb_d", "640x480", 13, 17, 61, 45),       # smaller than the crop
+    ("rgb_e", "640x480", 300, 11, 57, 301),     # tall
+    ("rgb_f", "640x480", 201, 333, 239, 147),   # bottom border
+    ("rgb_g", "640x480", 551, 121, 89, 91),     # right border
+    ("i420_a", "i420_bt709_333x251", 33, 21, 101, 77),
+    ("i420_b", "i420_bt709_333x251", 232, 150, 101, 101),  # right and bottom border
+    ("i420_c", "i420_bt709_333x251", 1, 1, 201, 249),
+    ("i420_d", "i420_bt709_333x251", 7, 9, 31, 23),        # smaller than the crop
+    ("nv12_a", "nv12_bt709_333x251", 57, 31, 77, 101),
+    ("nv12_b", "nv12_bt709_333x251", 256, 170, 77, 81),    # right and bottom border
+    ("nv12_c", "nv12_bt709_333x251", 0, 0, 333, 251),      # the whole frame as a region
+    ("nv12_d", "nv12_bt709_333x251", 151, 5, 29, 37),
+    ("nv12f_a", "nv12_bt601full_640x480", 101, 57, 203, 151),
 ]
 
 
@@ -575,7 +602,8 @@ def main():
            "seeds": {"frames": "%d + index" % FRAME_SEED0, "resnet50": RESNET50_SEED,
                      "resnet50_head": RESNET50_HEAD_SEED, "resnet50_10class_head": RESNET50_10_HEAD_SEED,
                      "resnet18": RESNET18_SEED, "resnet18_head": RESNET18_HEAD_SEED,
-                     "resnet18_10class_head": RESNET18_10_HEAD_SEED, "tiny": TINY_SEED,
+                     "resnet18_10class_head": RESNET18_10_HEAD_SEED,
+                     "resnet18_crops_head": RESNET18_CROPS_HEAD_SEED, "tiny": TINY_SEED,
                      "random_bytes": RANDOM_BYTES_SEED}}
 
     # Frames.
@@ -619,6 +647,7 @@ def main():
     t = time.time()
     man["yuv"] = []
     yuv_inputs = {}
+    yuv_exact = {}
     if shutil.which("gst-launch-1.0"):
         with tempfile.TemporaryDirectory() as tmp:
             for fmt, cname, fr in YUV_CASES:
@@ -633,6 +662,7 @@ def main():
                     exact = yuv_to_rgb_exact(f.read(), fmt, w, h, offsets, strides, matrix, full)
                 efn = "yuvexact_%s.rgb" % name
                 exact.tofile(path(efn))
+                yuv_exact[name] = exact
                 yuv_inputs["yuv_" + name] = add_ref(
                     "yuv_" + name, fr, default,
                     "videoconvert %s -> RGB (colorimetry=%s), then Resize(256), CenterCrop(224), "
@@ -654,6 +684,31 @@ def main():
         man["yuv_skipped"] = "gst-launch-1.0 not found"
         log("gst-launch-1.0 not found: no YUV fixtures")
     timings["yuv (gst-launch)"] = time.time() - t
+
+    # Regions: torchvision on each crop (of the RGB frame, or of the YUV frame's exact RGB).
+    t = time.time()
+    man["crops"] = []
+    crop_inputs = {}
+    crop_float = {}
+    for cname, src, x, y, w, h in CROPS:
+        whole = rgb.get(src)
+        if whole is None:
+            whole = yuv_exact.get(src)
+        if whole is None:
+            continue  # no YUV fixtures (gst-launch-1.0 missing)
+        img = Image.fromarray(whole).crop((x, y, x + w, y + h))
+        crop_inputs["crop_" + cname] = add_ref("crop_" + cname, src, default,
+                                               "PIL img.crop((x, y, x + w, y + h)), then Resize(256), "
+                                               "CenterCrop(224), ToTensor(), Normalize(imagenet)",
+                                               np.asarray(img))
+        # torchvision's float path on the same crop (no uint8 rounding between the resize
+        # passes): how far a float implementation can be expected to land from PIL's.
+        crop_float["crop_" + cname] = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)(TF.center_crop(TF.resize(
+            torch.from_numpy(np.ascontiguousarray(whole[y:y + h, x:x + w])).permute(2, 0, 1).float(), 256,
+            antialias=True), 224) / 255)
+        man["crops"].append({"name": cname, "source": src, "rgb_source": src in rgb,
+                             "x": x, "y": y, "w": w, "h": h, "ref": "crop_" + cname, "input": "crop_" + cname})
+    timings["crop references"] = time.time() - t
 
     names = [n for n, _, _ in FRAMES]
     X = torch.stack([default_inputs[n] for n in names])
@@ -731,6 +786,24 @@ def main():
     man["models"]["resnet18_10class"] = {"file": "resnet18_10class.pth", "kind": "state_dict",
                                          "architecture": "resnet18", "num_classes": 10}
     record("resnet18_10class", r18_10, X, ["default_" + n for n in names], "frames")
+    # ResNet18 with a head fit on the crops (torchclassify roi-list tests): the same
+    # backbone, a peaked, well separated top-5 on each crop, distinct top-1 across crops.
+    if crop_inputs:
+        crop_names = list(crop_inputs)
+        XC = torch.stack([crop_inputs[n] for n in crop_names])
+        r18c = make_backbone("resnet18", RESNET18_SEED, X)
+        r18c.fc = design_head(penultimate(r18c, XC), 1000, RESNET18_CROPS_HEAD_SEED)
+        torch.save(r18c.state_dict(), path("resnet18_crops.pth"))
+        man["models"]["resnet18_crops"] = {"file": "resnet18_crops.pth", "kind": "state_dict",
+                                           "architecture": "resnet18", "num_classes": 1000}
+        sc = record("resnet18_crops", r18c, XC, crop_names, "crops")
+        scf = softmax_scores(r18c, torch.stack([crop_float[n] for n in crop_names]))
+        checks.append(("resnet18_crops", sc, scf))
+        man["models"]["resnet18_crops"]["float_path_max_score_diff"] = (sc - scf).abs().max().item()
+        for k, n in enumerate(crop_names):
+            v, i = sc[k].topk(5)
+            log("  %-14s top-1 %3d %.3f  min top-5 gap %.4f" % (n, i[0], v[0], (v[:-1] - v[1:]).min()))
+        del r18c
 
     tiny = make_tiny()
     script(tiny).save(path("tiny.ts"))

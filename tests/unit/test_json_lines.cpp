@@ -190,3 +190,44 @@ TEST(JsonLines, OneLineWhateverTheContent) {
   EXPECT_EQ(line.front(), '{');
   EXPECT_EQ(line.back(), '}');
 }
+
+// include-model-info: the provenance members come after "labels", each only when set, and
+// the preprocessing's floats are rounded like the scores.
+TEST(JsonLines, ProvenanceMembersOnlyWhenSetAndInOrder) {
+  FrameResults f = frame();
+  JsonClassification c;
+  c.model = "m";
+  c.w = 2;
+  c.h = 2;
+  c.model_sha256 = std::string(64, 'a');
+  JsonPreprocess p;
+  p.resize_size = 256;
+  p.crop_size = 224;
+  p.resize_mode = "letterbox";
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, NAN};
+  for (int i = 0; i < 3; i++) {
+    p.mean[i] = mean[i];
+    p.std[i] = stdv[i];
+  }
+  c.preprocess = p;
+  c.latency = 12345678;
+  f.classifications.push_back(c);
+  c.preprocess.reset();
+  c.model_sha256.reset();
+  f.classifications.push_back(c);
+  c.latency.reset();
+  c.model_sha256 = "";
+  f.classifications.push_back(c);
+  EXPECT_EQ(to_json_line(f),
+            "{\"stream\":\"cam0\",\"frame\":0,\"pts\":400000000,\"width\":1280,\"height\":720,\"classifications\":["
+            "{\"model\":\"m\",\"roi\":{\"x\":0,\"y\":0,\"w\":2,\"h\":2},\"labels\":[],\"model-sha256\":\"" +
+                std::string(64, 'a') +
+                "\",\"preprocess\":{\"resize-size\":256,\"crop-size\":224,\"resize-mode\":\"letterbox\","
+                "\"mean\":[0.485,0.456,0.406],\"std\":[0.229,0.224,null]},\"latency\":12345678},"
+                "{\"model\":\"m\",\"roi\":{\"x\":0,\"y\":0,\"w\":2,\"h\":2},\"labels\":[],\"latency\":12345678},"
+                "{\"model\":\"m\",\"roi\":{\"x\":0,\"y\":0,\"w\":2,\"h\":2},\"labels\":[],\"model-sha256\":\"\"}]}");
+  // Parsed back, the numbers are the ones set.
+  const auto j = nlohmann::json::parse(to_json_line(f));
+  EXPECT_EQ(j["classifications"][0]["latency"].get<uint64_t>(), 12345678u);
+  EXPECT_EQ(j["classifications"][0]["preprocess"]["crop-size"].get<int>(), 224);
+}

@@ -125,3 +125,22 @@ TEST(PixelKernel, EveryResizeModeAndOption) {
   check(p, c, "160/128, other mean/std");
   check(make(PixelFormat::BGR, 100, 80, 6), PreprocessConfig(), "upscaling a frame smaller than the crop");
 }
+
+// A region is an offset and a scale in the kernel's source mapping: the same as the CPU
+// path's region for every format, at odd offsets and sizes, at the borders, and smaller than
+// the crop.
+TEST(PixelKernel, RegionsEqualTheCpuPath) {
+  const Rect rects[] = {{101, 57, 203, 151}, {0, 0, 97, 131}, {130, 72, 203, 179}, {13, 17, 61, 45},
+                        {332, 250, 1, 1}, {1, 3, 331, 247}};
+  for (PixelFormat f : {PixelFormat::RGB, PixelFormat::BGRx, PixelFormat::I420, PixelFormat::NV12}) {
+    Planes p = make(f, 333, 251, 7);
+    for (const Rect& r : rects)
+      for (ResizeMode mode : {ResizeMode::CenterCrop, ResizeMode::Letterbox}) {
+        PreprocessConfig c;
+        c.mode = mode;
+        c.source = r;
+        check(p, c, std::string(pixel_format_name(f)) + " region " + std::to_string(r.x) + "," + std::to_string(r.y) +
+                        " " + std::to_string(r.w) + "x" + std::to_string(r.h) + " mode " + std::to_string((int)mode));
+      }
+  }
+}

@@ -321,3 +321,158 @@ TEST(Preprocess, RejectsFramesItCannotRead) {
   f.format = PixelFormat::I420;  // no planes
   EXPECT_THROW(preprocess(f, c, out.data()), std::invalid_argument);
 }
+
+// ---- source rectangles (regions) ------------------------------------------------------------
+
+namespace {
+
+double max_abs(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); i++) m = std::max(m, (double)std::fabs(a[i] - b[i]));
+  return m;
+}
+
+double mean_abs(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); i++) s += std::fabs(a[i] - b[i]);
+  return s / a.size();
+}
+
+struct Yuv {
+  int w, h, cw, ch;
+  std::vector<uint8_t> y, u, v;
+  FrameView view;  // I420
+};
+
+Yuv make_i420(int w, int h, unsigned seed) {
+  Yuv f{w, h, (w + 1) / 2, (h + 1) / 2, {}, {}, {}, {}};
+  std::mt19937 rng(seed);
+  f.y.resize((size_t)w * h);
+  f.u.resize((size_t)f.cw * f.ch);
+  f.v.resize((size_t)f.cw * f.ch);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) f.y[(size_t)y * w + x] = (uint8_t)(60 + ((x * 7 + y * 3) % 120) + (rng() & 7));
+  for (int y = 0; y < f.ch; y++)
+    for (int x = 0; x < f.cw; x++) {
+      // Chroma structure at every sample (a misplaced sample shows), within the gamut: the
+      // conversion commutes with the resize up to clamping, which the reference would add.
+      f.u[(size_t)y * f.cw + x] = (uint8_t)(100 + (((x * 37) ^ (y * 11)) & 0x37));
+      f.v[(size_t)y * f.cw + x] = (uint8_t)(100 + (((x * 13 + y * 29) * 3) & 0x37));
+    }
+  f.view.format = PixelFormat::I420;
+  f.view.width = w;
+  f.view.height = h;
+  f.view.planes[0] = f.y.data();
+  f.view.planes[1] = f.u.data();
+  f.view.planes[2] = f.v.data();
+  f.view.strides[0] = w;
+  f.view.strides[1] = f.view.strides[2] = f.cw;
+  f.view.matrix = ColorMatrix::BT709;
+  return f;
+}
+
+// The frame's full-size RGB conversion, as the preprocessing defines it (linear chroma
+// upsampling with centred siting, then the matrix), rounded to 8 bits.
+std::vector<uint8_t> to_rgb(const Yuv& f) {
+  const px::YuvCoeffs k = px::yuv_coeffs(0.2126f, 0.0722f, false);
+  std::vector<uint8_t> rgb((size_t)3 * f.w * f.h);
+  auto up = [&](const std::vector<uint8_t>& p, int x, int y) {
+    const float cx = px::chroma_coord(x, f.cw), cy = px::chroma_coord(y, f.ch);
+    const int x0 = (int)cx, y0 = (int)cy;
+    const int x1 = std::min(x0 + 1, f.cw - 1), y1 = std::min(y0 + 1, f.ch - 1);
+    const float fx = cx - x0, fy = cy - y0;
+    auto at = [&](int a, int b) { return (float)p[(size_t)b * f.cw + a]; };
+    return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x1, y0)) + fy * ((1 - fx) * at(x0, y1) + fx * at(x1, y1));
+  };
+  for (int y = 0; y < f.h; y++)
+    for (int x = 0; x < f.w; x++) {
+      float r, g, b;
+      px::yuv_to_rgb(k, f.y[(size_t)y * f.w + x], up(f.u, x, y), up(f.v, x, y), &r, &g, &b);
+      uint8_t* o = &rgb[((size_t)y * f.w + x) * 3];
+      o[0] = (uint8_t)std::lround(r);
+      o[1] = (uint8_t)std::lround(g);
+      o[2] = (uint8_t)std::lround(b);
+    }
+  return rgb;
+}
+
+}  // namespace
+
+// A region of an RGB frame is preprocessed exactly as a copy of that region would be: the
+// same taps over the same pixels, read in place.
+TEST(PreprocessRegion, RgbRegionEqualsACopyOfIt) {
+  const int w = 333, h = 251, stride = 3 * w + 5;
+  const std::vector<uint8_t> img = make_rgb(w, h, stride, 4);
+  const FrameView full = rgb_view(img, w, h, stride);
+  struct R {
+    int x, y, w, h;
+  } rects[] = {{101, 57, 203, 151}, {0, 0, 97, 131}, {130, 72, 203, 179}, {13, 17, 61, 45}, {332, 250, 1, 1},
+               {0, 0, w, h}};
+  for (ResizeMode mode : {ResizeMode::CenterCrop, ResizeMode::Stretch, ResizeMode::Letterbox})
+    for (const R& r : rects) {
+      SCOPED_TRACE(std::to_string(r.x) + "," + std::to_string(r.y) + " " + std::to_string(r.w) + "x" +
+                   std::to_string(r.h) + " mode " + std::to_string((int)mode));
+      std::vector<uint8_t> copy((size_t)3 * r.w * r.h);
+      for (int y = 0; y < r.h; y++)
+        std::copy_n(&img[(size_t)(r.y + y) * stride + 3 * r.x], 3 * r.w, &copy[(size_t)y * 3 * r.w]);
+      PreprocessConfig c;
+      c.mode = mode;
+      const std::vector<float> want = run(rgb_view(copy, r.w, r.h, 3 * r.w), c);
+      c.source = {r.x, r.y, r.w, r.h};
+      const std::vector<float> got = run(full, c);
+      EXPECT_EQ(max_abs(got, want), 0.0);
+    }
+}
+
+// A region of a YUV frame is the region of the frame's full-size RGB conversion: at odd
+// offsets the chroma keeps the frame's siting. Converting the region as if it were a frame
+// of its own (chroma re-sited at the region's corner) is measurably different.
+TEST(PreprocessRegion, YuvRegionIsTheRegionOfTheFullConversion) {
+  const Yuv f = make_i420(333, 251, 9);
+  const std::vector<uint8_t> rgb = to_rgb(f);
+  struct R {
+    int x, y, w, h;
+  } rects[] = {{101, 57, 203, 151}, {33, 21, 101, 77}, {232, 150, 101, 101}, {1, 1, 331, 249}, {7, 9, 31, 23}};
+  for (const R& r : rects) {
+    SCOPED_TRACE(std::to_string(r.x) + "," + std::to_string(r.y) + " " + std::to_string(r.w) + "x" + std::to_string(r.h));
+    std::vector<uint8_t> crop((size_t)3 * r.w * r.h);
+    for (int y = 0; y < r.h; y++)
+      std::copy_n(&rgb[((size_t)(r.y + y) * f.w + r.x) * 3], 3 * r.w, &crop[(size_t)y * 3 * r.w]);
+    PreprocessConfig c;
+    const std::vector<float> want = run(rgb_view(crop, r.w, r.h, 3 * r.w), c);
+    c.source = {r.x, r.y, r.w, r.h};
+    const std::vector<float> got = run(f.view, c);
+    // 8-bit rounding of the reference only: half a level is 0.0087 in normalized units.
+    EXPECT_LT(max_abs(got, want), 0.012);
+    EXPECT_LT(mean_abs(got, want), 0.003);
+
+    // The wrong siting: the region's planes as a frame of its own (chroma of sample x0/2).
+    FrameView sub = f.view;
+    sub.width = r.w;
+    sub.height = r.h;
+    sub.planes[0] = f.y.data() + (size_t)r.y * f.w + r.x;
+    sub.planes[1] = f.u.data() + (size_t)(r.y / 2) * f.cw + r.x / 2;
+    sub.planes[2] = f.v.data() + (size_t)(r.y / 2) * f.cw + r.x / 2;
+    PreprocessConfig whole;
+    if (r.x % 2 || r.y % 2) {
+      EXPECT_GT(mean_abs(run(sub, whole), want), 3 * mean_abs(got, want));
+    } else if (r.x + r.w == f.w && r.y + r.h == f.h) {
+      EXPECT_EQ(max_abs(run(sub, whole), got), 0.0);  // even offset to the corner: the same samples
+    }
+  }
+}
+
+TEST(PreprocessRegion, RegionOutsideTheFrameIsRefused) {
+  const std::vector<uint8_t> img = make_rgb(64, 48, 3 * 64);
+  const FrameView f = rgb_view(img, 64, 48, 3 * 64);
+  PreprocessConfig c;
+  std::vector<float> out((size_t)3 * 224 * 224);
+  for (Rect r : {Rect{-1, 0, 10, 10}, Rect{60, 0, 5, 10}, Rect{0, 40, 10, 9}, Rect{0, 0, -3, 5}, Rect{64, 0, 1, 1}}) {
+    c.source = r;
+    EXPECT_THROW(preprocess(f, c, out.data()), std::invalid_argument) << r.x << "," << r.y << " " << r.w << "x" << r.h;
+  }
+  c.source = {63, 47, 1, 1};
+  EXPECT_NO_THROW(preprocess(f, c, out.data()));
+  c.source = {0, 0, 0, 0};  // the whole frame
+  EXPECT_NO_THROW(preprocess(f, c, out.data()));
+}

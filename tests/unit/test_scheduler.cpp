@@ -434,3 +434,216 @@ TEST(Scheduler, MaxHeldCountsEveryFrameThatCanWait) {
   c.live = true;
   EXPECT_EQ(Scheduler::max_held(c), 4);
 }
+
+// ---- frames with several jobs (regions) ---------------------------------------------------
+
+namespace {
+
+// A scheduler whose frame i carries i % 4 jobs (regions): part k's result is class id
+// 100 * i + k. The jobs complete in an order the test chooses, or on an engine thread
+// that runs `batch` jobs at a time, as ta::Engine batches regions of many frames.
+class GroupRig {
+ public:
+  GroupRig()
+      : sched(
+            [this](void* f, std::function<void()> n) {
+              const int i = frame_no(f);
+              std::vector<std::shared_ptr<Job>> parts;
+              std::lock_guard<std::mutex> l(mu);
+              for (int k = 0; k < i % 4; k++) {
+                auto j = std::make_shared<FakeJob>(100 * i + k, n);
+                parts.push_back(j);
+                pending.push_back(j);
+              }
+              cv.notify_all();
+              return std::make_shared<JobGroup>(std::move(parts));
+            },
+            nullptr) {}
+  ~GroupRig() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      stop = true;
+      cv.notify_all();
+    }
+    if (engine.joinable()) engine.join();
+  }
+  void start_engine(int batch) {
+    engine = std::thread([this, batch] {
+      std::unique_lock<std::mutex> l(mu);
+      while (true) {
+        cv.wait(l, [&] { return stop || (int)pending.size() >= batch || (flush_ && !pending.empty()); });
+        if (stop) return;
+        const size_t n = std::min<size_t>(pending.size(), (size_t)batch);
+        std::vector<std::shared_ptr<FakeJob>> run(pending.begin(), pending.begin() + n);
+        pending.erase(pending.begin(), pending.begin() + n);
+        if (pending.empty()) flush_ = false;
+        batches.push_back(n);
+        l.unlock();
+        for (auto& j : run) j->finish();
+        l.lock();
+      }
+    });
+  }
+  void flush() {
+    std::lock_guard<std::mutex> l(mu);
+    flush_ = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::shared_ptr<FakeJob>> pending;
+  std::vector<size_t> batches;
+  bool flush_ = false, stop = false;
+  std::thread engine;
+  Scheduler sched;
+};
+
+// The region results of an output, as class ids.
+std::vector<int> parts_of(const Output& o) {
+  std::vector<int> ids;
+  auto* g = dynamic_cast<const JobGroup*>(o.job.get());
+  if (!g) return ids;
+  for (size_t k = 0; k < g->size(); k++) ids.push_back(g->part(k).result().ids.at(0));
+  return ids;
+}
+
+std::vector<int> expected_parts(int i) {
+  std::vector<int> ids;
+  for (int k = 0; k < i % 4; k++) ids.push_back(100 * i + k);
+  return ids;
+}
+
+}  // namespace
+
+// A frame leaves when all its jobs are done, in order, whatever order they finish in; a
+// frame with no job waits only for the frames before it.
+TEST(SchedulerGroups, AFrameLeavesWhenAllItsJobsAreDone) {
+  GroupRig rig;
+  SchedulerConfig c;
+  c.max_own = 8;
+  rig.sched.configure(c);
+  for (int i = 0; i < 4; i++) ASSERT_TRUE(rig.sched.push(frame_ptr(i), pts_of(i, true)));
+  Output o;
+  // Frame 0 has no region: it leaves at once.
+  ASSERT_TRUE(rig.sched.pop(&o, false));
+  rig.sched.done_output();
+  EXPECT_EQ(frame_no(o.frame), 0);
+  EXPECT_TRUE(o.has_result);
+  EXPECT_TRUE(o.owns);
+  EXPECT_TRUE(parts_of(o).empty());
+  // Frames 1..3 hold 1 + 2 + 3 jobs: finish them newest first.
+  ASSERT_EQ(rig.pending.size(), 6u);
+  for (int k = 5; k >= 1; k--) {
+    rig.pending[k]->finish();
+    // Frame 1's only job (pending[0]) is not done: nothing leaves.
+    EXPECT_FALSE(rig.sched.pop(&o, false)) << "after job " << k;
+  }
+  rig.pending[0]->finish();
+  for (int i = 1; i < 4; i++) {
+    ASSERT_TRUE(rig.sched.pop(&o, false)) << "frame " << i;
+    rig.sched.done_output();
+    EXPECT_EQ(frame_no(o.frame), i);
+    EXPECT_EQ(o.pts, pts_of(i, true));
+    EXPECT_EQ(parts_of(o), expected_parts(i));
+  }
+  EXPECT_FALSE(rig.sched.pop(&o, false));
+}
+
+// The engine batches jobs of several frames (batch 8 here over frames of 0..3 jobs); when
+// push() must wait for room while a partial batch waits to fill, the stall handler flushes
+// it. Every frame gets its own jobs back.
+TEST(SchedulerGroups, JobsOfManyFramesBatchTogetherAndAStallFlushes) {
+  for (int max_own : {1, 3, 8}) {
+    SCOPED_TRACE("max_own " + std::to_string(max_own));
+    GroupRig rig;
+    SchedulerConfig c;
+    c.max_own = max_own;
+    rig.sched.configure(c);
+    std::atomic<int> stalls{0};
+    rig.sched.set_stall_handler([&] {
+      stalls++;
+      rig.flush();
+    });
+    rig.start_engine(8);
+    const int n = 29;
+    Consumer consumer(rig.sched, n);
+    for (int i = 0; i < n; i++) ASSERT_TRUE(rig.sched.push(frame_ptr(i), pts_of(i, true)));
+    rig.flush();  // EOS
+    ASSERT_TRUE(rig.sched.drain());
+    consumer.join();
+    ASSERT_EQ(consumer.out.size(), (size_t)n);
+    for (int i = 0; i < n; i++) {
+      EXPECT_EQ(frame_no(consumer.out[i].frame), i);
+      EXPECT_EQ(parts_of(consumer.out[i]), expected_parts(i)) << "frame " << i;
+    }
+    EXPECT_GT(stalls.load(), 0);
+    std::lock_guard<std::mutex> l(rig.mu);
+    size_t total = 0, biggest = 0;
+    for (size_t b : rig.batches) {
+      total += b;
+      biggest = std::max(biggest, b);
+    }
+    EXPECT_EQ(total, 42u);  // sum of i % 4 over 0..28
+    if (max_own == 8) {
+      EXPECT_EQ(biggest, 8u) << "jobs of several frames in one batch";
+    }
+  }
+}
+
+// interval: the frames between borrow the whole group of the last submitted frame (the
+// element matches the regions by id); live mode: the newest finished group.
+TEST(SchedulerGroups, BorrowersGetTheOwnersGroup) {
+  {
+    GroupRig rig;
+    SchedulerConfig c;
+    c.interval = 3;
+    c.max_own = 4;
+    rig.sched.configure(c);
+    for (int i = 1; i <= 6; i++) ASSERT_TRUE(rig.sched.push(frame_ptr(i), pts_of(i, true)));
+    for (auto& j : std::vector<std::shared_ptr<FakeJob>>(rig.pending)) j->finish();
+    const int owner[] = {1, 1, 1, 4, 4, 4};
+    for (int i = 1; i <= 6; i++) {
+      Output o;
+      ASSERT_TRUE(rig.sched.pop(&o, false));
+      rig.sched.done_output();
+      EXPECT_EQ(parts_of(o), expected_parts(owner[i - 1])) << "frame " << i;
+      EXPECT_EQ(o.owns, owner[i - 1] == i);
+      EXPECT_EQ(o.source_pts, o.owns ? kNoPts : pts_of(owner[i - 1], true));
+    }
+  }
+  {
+    GroupRig rig;
+    SchedulerConfig c;
+    c.live = true;
+    rig.sched.configure(c);
+    Output o;
+    ASSERT_TRUE(rig.sched.push(frame_ptr(3), pts_of(3, true)));  // submitted: 3 jobs
+    ASSERT_TRUE(rig.sched.pop(&o, false));
+    rig.sched.done_output();
+    EXPECT_FALSE(o.has_result);
+    EXPECT_FALSE(o.job);
+    for (auto& j : std::vector<std::shared_ptr<FakeJob>>(rig.pending)) j->finish();
+    ASSERT_TRUE(rig.sched.push(frame_ptr(5), pts_of(5, true)));
+    ASSERT_TRUE(rig.sched.pop(&o, false));
+    rig.sched.done_output();
+    EXPECT_EQ(frame_no(o.frame), 5);
+    ASSERT_TRUE(o.has_result);
+    EXPECT_EQ(parts_of(o), expected_parts(3));
+    EXPECT_EQ(o.source_pts, pts_of(3, true));
+  }
+}
+
+TEST(SchedulerGroups, AFailedRegionFailsItsFrame_n) {
+  GroupRig rig;
+  SchedulerConfig c;
+  c.max_own = 4;
+  rig.sched.configure(c);
+  ASSERT_TRUE(rig.sched.push(frame_ptr(2), pts_of(2, true)));
+  rig.pending[0]->finish();
+  rig.pending[1]->finish("out of memory");
+  Output o;
+  ASSERT_TRUE(rig.sched.pop(&o, false));
+  rig.sched.done_output();
+  EXPECT_EQ(o.error, "out of memory");
+  EXPECT_FALSE(o.has_result);
+}

@@ -4,6 +4,7 @@
 // (torch.topk and logsumexp where the model runs) must equal the host's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -137,9 +138,28 @@ static FrameView grey_frame(std::vector<uint8_t>& pixels, uint8_t grey, Preproce
   return v;
 }
 
+// The result of `v` through the host path (preprocessed here, then submitted): what a frame
+// job must get on a CPU model, whose worker preprocesses it the same way.
+static TopLogits host_result(Engine& engine, const FrameView& v, const PreprocessConfig& pc) {
+  std::vector<float> input(3 * 64 * 64);
+  preprocess(v, pc, input.data());
+  auto t = engine.submit(std::move(input), 3);
+  engine.flush();
+  EXPECT_TRUE(t->wait(nullptr));
+  EXPECT_TRUE(t->error().empty()) << t->error();
+  return t->result();
+}
+
+static void expect_same_result(const TopLogits& a, const TopLogits& b) {
+  EXPECT_EQ(a.ids, b.ids);
+  ASSERT_EQ(a.logits.size(), b.logits.size());
+  for (size_t i = 0; i < a.logits.size(); i++) EXPECT_NEAR(a.logits[i], b.logits[i], 1e-4);
+}
+
 // What keeps a frame's planes valid (the element's mapped buffer, or the decoder's CUDA
 // memory) is let go once its batch has run, also when the batch failed; a frame on the
-// device without one is refused at once.
+// device without one is refused at once. On a CPU model the worker preprocesses a frame
+// job on the CPU: the same result as the host path.
 TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
   TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
   // A batch of three that only two frames join: it waits for flush() (batch_timeout_ms 0),
@@ -161,8 +181,9 @@ TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
   ASSERT_TRUE(t1->wait(nullptr));
   ASSERT_TRUE(t2->wait(nullptr));
   EXPECT_TRUE(watch.expired()) << "the hold outlived its batch";
-  // A CPU model has no GPU path: the ticket says so (the element never sends it one).
-  EXPECT_NE(t1->error().find("GPU preprocessing is not available"), std::string::npos) << t1->error();
+  ASSERT_TRUE(t1->error().empty()) << t1->error();
+  expect_same_result(t1->result(), host_result(*engine, v, pc));
+  EXPECT_EQ(engine->staging().frames(), 0u) << "a frame with a hold is read in place, not copied";
 
   v.on_device = true;
   EXPECT_THROW(engine->submit_frame(v, pc, 3, nullptr), Error);
@@ -171,11 +192,45 @@ TEST(EngineHold, IsLetGoOnceTheBatchRanAndADeviceFrameNeedsOne_n) {
   EXPECT_THROW(preprocess(v, pc, out.data()), std::invalid_argument);
 }
 
-// Elements sharing one engine may send preprocessed host inputs and frames for the GPU
-// kernel. One batch must hold one kind only: before, the batch took its path from its first
-// job, and a frame job in a host batch was run on whatever the batch memory held, with no
-// error. Now each kind runs in a batch of its own (on a CPU model the frame job is refused
-// by name), and the host job's result is the one it gets alone.
+// A frame queued without a hold is copied when it is queued (one copy, into the engine's
+// staging pool), so the caller's buffer may go, or be written, at once: the element pushes
+// it on (live mode) and torchoverlay draws on it while the frame waits for its batch. The
+// frame is overwritten right after submit_frame; its result is still the one of the pixels
+// it had. The staging blocks are reused: 20 frames of one size need at most two.
+TEST(EngineStaging, AFrameWithoutAHoldIsCopiedAtSubmitOnceAndTheCallerMayOverwriteIt_n) {
+  TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
+  auto engine = tiny_cpu_engine(tiny, 3);
+  std::vector<uint8_t> pixels, other;
+  PreprocessConfig pc;
+  const FrameView v = grey_frame(pixels, 200, &pc);
+  PreprocessConfig pc2;
+  const FrameView v2 = grey_frame(other, 20, &pc2);
+  const TopLogits want = host_result(*engine, v, pc);
+  const TopLogits overwritten = host_result(*engine, v2, pc2);
+  ASSERT_NE(want.logits, overwritten.logits) << "the two greys must give different results";
+
+  auto t = engine->submit_frame(v, pc, 3);  // waits for flush(): batch of 3
+  EXPECT_EQ(engine->staging().frames(), 1u);
+  std::fill(pixels.begin(), pixels.end(), (uint8_t)20);  // the caller reuses its buffer
+  engine->flush();
+  ASSERT_TRUE(t->wait(nullptr));
+  ASSERT_TRUE(t->error().empty()) << t->error();
+  expect_same_result(t->result(), want);
+
+  for (int i = 0; i < 20; i++) {
+    auto ti = engine->submit_frame(v, pc, 3);
+    engine->flush();
+    ASSERT_TRUE(ti->wait(nullptr));
+  }
+  EXPECT_EQ(engine->staging().frames(), 21u);
+  EXPECT_LE(engine->staging().allocations(), 2u) << "staging blocks are not reused";
+  EXPECT_FALSE(engine->staging().pinned()) << "a CPU model stages in ordinary memory";
+}
+
+// Elements sharing one engine may send preprocessed host inputs and frames. One batch must
+// hold one kind only: before, the batch took its path from its first job, and a frame job
+// in a host batch was run on whatever the batch memory held, with no error. Now each kind
+// runs in a batch of its own, and each job's result is the one it gets alone.
 TEST(EngineBatches, HostInputsAndFramesNeverShareABatch_n) {
   TA_REQUIRE_FIXTURE(tiny, "tiny.ts");
   auto engine = tiny_cpu_engine(tiny, 2);
@@ -189,15 +244,14 @@ TEST(EngineBatches, HostInputsAndFramesNeverShareABatch_n) {
   std::vector<uint8_t> pixels;
   PreprocessConfig pc;
   FrameView v = grey_frame(pixels, 90, &pc);
+  const TopLogits frame_alone = host_result(*engine, v, pc);
   auto host = engine->submit(input, 3);
   auto staged = engine->submit_frame(v, pc, 3);
   engine->flush();
   ASSERT_TRUE(host->wait(nullptr));
   ASSERT_TRUE(staged->wait(nullptr));
   EXPECT_TRUE(host->error().empty()) << host->error();
-  EXPECT_EQ(host->result().ids, alone->result().ids);
-  for (size_t i = 0; i < host->result().logits.size(); i++)
-    EXPECT_NEAR(host->result().logits[i], alone->result().logits[i], 1e-4);
-  EXPECT_NE(staged->error().find("GPU preprocessing is not available"), std::string::npos)
-      << "a frame job ran in a host batch: '" << staged->error() << "'";
+  EXPECT_TRUE(staged->error().empty()) << staged->error();
+  expect_same_result(host->result(), alone->result());
+  expect_same_result(staged->result(), frame_alone);
 }

@@ -111,6 +111,7 @@ struct MqttTransport::Impl {
   uint64_t lost = 0;
   uint64_t failed = 0;
   uint64_t restarts = 0;
+  uint64_t reconnects = 0;
 
   // An error libmosquitto logged: its network thread may have given up without a
   // callback (a failed TLS handshake). Set from on_log, which can run with `mu` held by
@@ -143,6 +144,7 @@ struct MqttTransport::Impl {
                " refused the connection: check mqtt-username and mqtt-password. Retrying in the background.";
       case TransportEvent::kConnectionLost:
         return "Lost the connection to " + at + ". Reconnecting in the background" + kept;
+      case TransportEvent::kDeliveryFailed: return "The MQTT client refused a message.";  // not emitted
     }
     return {};
   }
@@ -438,6 +440,7 @@ struct MqttTransport::Impl {
         // Back after an outage that was reported (the first connection is not "again").
         again = p->outage_reported;
         p->outage_reported = false;
+        if (again) p->reconnects++;
         p->link = Link::kUp;
         queued = p->unsent.size() + p->inflight.size();
         p->pump_locked();
@@ -707,6 +710,7 @@ TransportStats MqttTransport::stats() const {
   s.lost = p.lost;
   s.failed = p.failed;
   s.restarts = p.restarts;
+  s.reconnects = p.reconnects;
   s.queued = p.unsent.size() + p.inflight.size();
   s.connected = p.link == Impl::Link::kUp;
   return s;

@@ -1,5 +1,5 @@
 // Where torchmetasink's JSON Lines go: one interface for every transport (a file or
-// stdout, an MQTT broker, later Kafka). No GStreamer types: the element picks the
+// stdout, an MQTT broker, a Kafka cluster). No GStreamer types: the element picks the
 // transports from its properties, hands each the line the serializer (json_lines.h) made,
 // and turns what comes back (ta::Error, TransportEvent) into GStreamer messages.
 //
@@ -25,6 +25,7 @@ enum class TransportEvent {
   kRefused,         // the peer refused the connection (detail: its reason); retrying
   kNotAuthorized,   // refused for bad credentials or not authorised; retrying
   kConnectionLost,  // an established connection went away; retrying
+  kDeliveryFailed,  // the peer or the client refused messages for good (detail: the reason)
 };
 
 enum class TransportLogLevel { kError, kWarning, kInfo, kDebug, kLog };
@@ -45,6 +46,7 @@ struct TransportStats {
   uint64_t lost = 0;       // in flight when a connection went away, not sent again (QoS 0)
   uint64_t failed = 0;     // refused by the client library (e.g. payload too large)
   uint64_t restarts = 0;   // clients restarted after a fatal error
+  uint64_t reconnects = 0; // connections made again after a reported outage
   size_t queued = 0;       // waiting or in flight now
   bool connected = false;  // a file: open
 };
