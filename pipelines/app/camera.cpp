@@ -459,9 +459,16 @@ gboolean Camera::Impl::watchdog(gpointer user_data) {
   if (c->restart_id || c->stopping.load() || !c->src)
     return G_SOURCE_CONTINUE;
   const gint64 now = g_get_monotonic_time();
-  const gint64 since = std::max(c->last_frame_us.load(), c->built_us);
-  if (now - since > (gint64)c->cfg.stall_timeout_s * G_USEC_PER_SEC)
-    c->schedule_restart("no frames");
+  const gint64 last = c->last_frame_us.load();
+  // Until its first frame a rebuilt source is connecting (RTSP DESCRIBE/SETUP/PLAY, the
+  // decoder's first keyframe, the first model call): that gets connect_timeout_s, which
+  // on a loaded machine can be many times a stall of a running stream.
+  const bool running = last >= c->built_us;
+  const gint64 since = running ? last : c->built_us;
+  const int limit_s = running ? c->cfg.stall_timeout_s
+                              : std::max(c->cfg.stall_timeout_s, c->cfg.connect_timeout_s);
+  if (now - since > (gint64)limit_s * G_USEC_PER_SEC)
+    c->schedule_restart(running ? "no frames" : "no first frame");
   return G_SOURCE_CONTINUE;
 }
 

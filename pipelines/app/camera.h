@@ -58,6 +58,8 @@ struct CameraConfig {
   bool tcp = false;          // RTSP over TCP
   int max_backoff_s = 30;    // longest wait between reconnections
   int stall_timeout_s = 20;  // a live source without a frame this long is rebuilt
+  int connect_timeout_s = 30; // a rebuilt source without its first frame this long is rebuilt
+                             // (the larger of the two applies until that frame)
   int64_t max_frames = 0;    // the camera stops (kDown) after this many results; 0: never
 };
 

@@ -104,7 +104,8 @@ Control::Control(HttpServer *http, CameraRegistry *registry, CameraConfig defaul
     if (!get_string(msg, j, "name", true, &cfg.name) || !get_string(msg, j, "uri", true, &cfg.uri) ||
         !get_int(msg, j, "latency-ms", 0, &cfg.latency_ms) ||
         !get_int(msg, j, "max-backoff-s", 1, &cfg.max_backoff_s) ||
-        !get_int(msg, j, "stall-timeout-s", 1, &cfg.stall_timeout_s))
+        !get_int(msg, j, "stall-timeout-s", 1, &cfg.stall_timeout_s) ||
+        !get_int(msg, j, "connect-timeout-s", 1, &cfg.connect_timeout_s))
       return;
     if (j.contains("tcp")) {
       if (!j["tcp"].is_boolean()) {

@@ -2,7 +2,8 @@
  *
  *   GET  /control/cameras          the cameras: [{"name", "uri", "state"}, ...]
  *   POST /control/cameras/add      {"name": "gate", "uri": "rtsp://...", optional "latency-ms",
- *                                  "tcp", "max-backoff-s", "stall-timeout-s"} -> 201
+ *                                  "tcp", "max-backoff-s", "stall-timeout-s",
+ *                                  "connect-timeout-s"} -> 201
  *   POST /control/cameras/remove   {"name": "gate"} -> 200, 404 when there is none
  *   POST /control/model            {"model-location" | "weights-location": FILE, optional
  *                                  "labels-location": FILE} -> 202 (every camera's classifier

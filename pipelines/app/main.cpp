@@ -84,7 +84,8 @@ bool parse_args(int *argc, char ***argv, Options *o) {
   gchar **cameras = nullptr;
   ta_app::CameraConfig &c = o->camera;
   gint top_k = 0, interval = 0, batch = 0, batch_timeout = -1, backoff = c.max_backoff_s,
-       latency = c.latency_ms, stall = c.stall_timeout_s;
+       latency = c.latency_ms, stall = c.stall_timeout_s,
+       connect = c.connect_timeout_s;
   gint mport = -1, cport = -1, hport = -1;
   gint64 max_frames = 0;
   gboolean tcp = FALSE, quiet = FALSE;
@@ -113,6 +114,9 @@ bool parse_args(int *argc, char ***argv, Options *o) {
     {"tcp", 0, 0, G_OPTION_ARG_NONE, &tcp, "RTSP over TCP (protocols=tcp)", nullptr},
     {"stall-timeout", 0, 0, G_OPTION_ARG_INT, &stall,
         "Reconnect a live source that gave no frame for S seconds (default 20)", "S"},
+    {"connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect,
+        "Reconnect a live source whose first frame did not come in S seconds (default 30; "
+        "at least --stall-timeout)", "S"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No line per frame on stdout", nullptr},
     {"metrics-port", 0, 0, G_OPTION_ARG_INT, &mport,
         "Serve Prometheus metrics on /metrics at this port (0: a free one)", "PORT"},
@@ -172,6 +176,7 @@ bool parse_args(int *argc, char ***argv, Options *o) {
   c.latency_ms = latency;
   c.tcp = tcp;
   c.stall_timeout_s = stall;
+  c.connect_timeout_s = connect;
   o->quiet = quiet;
   o->metrics_port = mport;
   o->control_port = cport;
@@ -210,10 +215,10 @@ bool parse_args(int *argc, char ***argv, Options *o) {
     return false;
   }
   if (top_k < 0 || interval < 0 || batch < 0 || batch_timeout < -1 || max_frames < 0 ||
-      backoff < 1 || latency < 0 || stall < 1) {
+      backoff < 1 || latency < 0 || stall < 1 || connect < 1) {
     g_printerr("torchanalytics-app: --top-k, --interval, --batch-size, --batch-timeout, "
-               "--max-frames and --latency must be >= 0, --reconnect-max-backoff and "
-               "--stall-timeout >= 1\n");
+               "--max-frames and --latency must be >= 0, --reconnect-max-backoff, "
+               "--stall-timeout and --connect-timeout >= 1\n");
     return false;
   }
   for (int port : {mport, cport, hport}) {

@@ -630,7 +630,12 @@ TEST(RegionsEdge, LiveFramesBorrowTheNewestResultById) {
     GstBuffer* out = gst_harness_push_and_pull(h, b);
     ASSERT_TRUE(out);
     const auto metas = class_metas(out);
-    if (!metas.empty()) {
+    // A frame whose own result was ready before it left (tiny.ts takes a millisecond) has
+    // both its regions, with no source-pts: not what this test looks for, so go on.
+    const bool own = !metas.empty() && !GST_CLOCK_TIME_IS_VALID(metas[0]->source_pts);
+    if (own) {
+      EXPECT_EQ(metas.size(), 2u);
+    } else if (!metas.empty()) {
       got = true;
       ASSERT_EQ(metas.size(), 1u);
       EXPECT_EQ(metas[0]->roi_id, 1);

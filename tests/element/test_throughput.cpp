@@ -5,6 +5,7 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -166,21 +167,35 @@ TEST(Batching, StopWithFramesWaitingLosesNoBufferAndDoesNotHang) {
 
 TEST(Batching, FlushingSeeksDuringInference) {
   TA_REQUIRE_FIXTURE(model, "resnet18_10class.pth");
-  // ResNet18 (a few ms a frame) keeps frames in flight while the seeks come.
-  GstElement* p = gst_parse_launch(("videotestsrc name=src num-buffers=400 ! video/x-raw,width=64,height=48,framerate=30/1 ! "
+  // ResNet18 (a few ms a frame) keeps frames in flight while the seeks come. 120 frames
+  // (4 s of stream): the seeks land in its first second, and under ASan on a slow machine
+  // the rest still plays out in a minute or two.
+  GstElement* p = gst_parse_launch(("videotestsrc name=src num-buffers=120 ! video/x-raw,width=64,height=48,framerate=30/1 ! "
                                     "torchclassify device=cpu mode=sync batch-size=4 architecture=resnet18 num-classes=10 "
                                     "weights-location=" + model +
-                                    " ! fakesink name=sink sync=false").c_str(),
+                                    " ! fakesink name=sink sync=false signal-handoffs=true").c_str(),
                                    nullptr);
   ASSERT_TRUE(p);
+  static std::atomic<gint64> last_out_us{0};
+  static std::atomic<int> outs{0};
+  last_out_us = g_get_monotonic_time();
+  outs = 0;
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+  g_signal_connect(sink, "handoff", G_CALLBACK(+[](GstElement*, GstBuffer*, GstPad*, gpointer) {
+    last_out_us = g_get_monotonic_time();
+    outs++;
+  }), nullptr);
+  gst_object_unref(sink);
   GstBus* bus = gst_element_get_bus(p);
   gst_element_set_state(p, GST_STATE_PAUSED);
   ASSERT_NE(gst_element_get_state(p, nullptr, nullptr, 20 * GST_SECOND), GST_STATE_CHANGE_FAILURE);
   gst_element_set_state(p, GST_STATE_PLAYING);
   int seeks = 0;
-  bool eos = false, error = false;
-  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
-  while (!eos && !error && g_get_monotonic_time() < deadline) {
+  bool eos = false, error = false, stuck = false;
+  // A deadlock is no frame out for 30 s (90 s under the sanitizers), not a slow machine:
+  // the wait goes on as long as frames keep coming.
+  const gint64 quiet_limit = (std::getenv("TA_SANITIZE") ? 90 : 30) * G_USEC_PER_SEC;
+  while (!eos && !error && !stuck) {
     GstMessage* m = gst_bus_timed_pop_filtered(bus, 20 * GST_MSECOND, (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     if (m) {
       eos = GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS;
@@ -189,15 +204,19 @@ TEST(Batching, FlushingSeeksDuringInference) {
       continue;
     }
     if (seeks < 20) {
-      // Back and forth within the first seconds, with frames in flight.
+      // Back and forth within the first second, with frames in flight.
       const gint64 pos = (seeks % 3) * GST_SECOND / 2;
       ASSERT_TRUE(gst_element_seek_simple(p, GST_FORMAT_TIME, (GstSeekFlags)(GST_SEEK_FLAG_FLUSH), pos)) << seeks;
       seeks++;
+      last_out_us = g_get_monotonic_time();  // a flush empties the element: count from here
     }
+    stuck = g_get_monotonic_time() - last_out_us.load() > quiet_limit;
   }
   EXPECT_EQ(seeks, 20);
   EXPECT_FALSE(error);
-  EXPECT_TRUE(eos) << "no EOS within 60 s: deadlock?";
+  EXPECT_TRUE(eos) << "no frame out for " << quiet_limit / G_USEC_PER_SEC << " s and no EOS (" << outs.load()
+                   << " frames out): deadlock?";
+  EXPECT_GT(outs.load(), 0);
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(p);
@@ -222,7 +241,10 @@ TEST(Interval, OneFrameInNIsClassifiedTheOthersCarryItsResult) {
 TEST(LiveMode, KeepsTheFrameRateAndBoundsTheResultDelay) {
   TA_REQUIRE_FIXTURE(model, "resnet50_seeded.pth");
   // ResNet50 at 320x320 takes longer than a 30 fps frame interval on this machine's CPU.
-  const int frames = 300;
+  // Under the sanitizers (several times slower still) shorter runs say the same.
+  const bool sanitize = std::getenv("TA_SANITIZE") != nullptr;
+  const int frames = sanitize ? 150 : 300;
+  const int n_sync = sanitize ? 25 : 60, skip = sanitize ? 5 : 10;
   auto run = [&](const std::string& mode, int n) {
     const std::string launch = "videotestsrc is-live=true num-buffers=" + std::to_string(n) +
                                " ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
@@ -243,13 +265,13 @@ TEST(LiveMode, KeepsTheFrameRateAndBoundsTheResultDelay) {
   };
   // How long one forward of one frame takes (live mode runs one at a time), from sync mode's
   // throughput on a short run at batch 1 (the default batch size would batch the queue).
-  const std::vector<Out> sync = run("sync batch-size=1", 60);
-  ASSERT_EQ(sync.size(), 60u);
-  const double model_s = (sync.back().arrival_us - sync[10].arrival_us) / 1e6 / 49.0;
-  const double lag_first = sync[10].arrival_us / 1e6 - sync[10].pts / 1e9;
+  const std::vector<Out> sync = run("sync batch-size=1", n_sync);
+  ASSERT_EQ(sync.size(), (size_t)n_sync);
+  const double model_s = (sync.back().arrival_us - sync[skip].arrival_us) / 1e6 / (n_sync - 1 - skip);
+  const double lag_first = sync[skip].arrival_us / 1e6 - sync[skip].pts / 1e9;
   const double lag_last = sync.back().arrival_us / 1e6 - sync.back().pts / 1e9;
-  std::printf("[live] model %.1f ms/frame; sync mode lag grows %.2f s over 50 frames\n", model_s * 1e3,
-              lag_last - lag_first);
+  std::printf("[live] model %.1f ms/frame; sync mode lag grows %.2f s over %d frames\n", model_s * 1e3,
+              lag_last - lag_first, n_sync - skip);
   ASSERT_GT(model_s, 1.0 / 30) << "the model is not slower than the camera here: the test proves nothing";
   EXPECT_GT(lag_last - lag_first, 0.5) << "sync mode should fall behind a camera faster than the model";
 
@@ -440,15 +462,18 @@ TEST(LiveMode, ANewStreamDoesNotInheritTheOldResults) {
     g_usleep(5000);
   }
   ASSERT_TRUE(got);
-  // A new stream: its first frame gets no result of the old one.
+  // A new stream: its first frame gets no result of the old one. It may leave with none, or,
+  // when the model is done before it leaves (tiny.ts takes a millisecond), with its own: a
+  // result it owns has no source-pts; one carried over from another frame names that frame.
   GstPad* pad = gst_element_get_static_pad(src, "src");
   GstPad* sinkpad = gst_pad_get_peer(pad);
   ASSERT_TRUE(gst_pad_send_event(sinkpad, gst_event_new_stream_start("second-stream")));
   gst_app_src_push_buffer(GST_APP_SRC(src), frame(96, 72, 500, 10 * GST_SECOND));
   GstSample* s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 5 * GST_SECOND);
   ASSERT_TRUE(s);
-  EXPECT_EQ(gst_buffer_get_torch_classification_meta(gst_sample_get_buffer(s)), nullptr)
-      << "a result of the previous stream was attached";
+  const Out first = read(gst_sample_get_buffer(s));
+  EXPECT_EQ(first.source_pts, GST_CLOCK_TIME_NONE)
+      << "a result of the previous stream (frame at " << first.source_pts << ") was attached";
   gst_sample_unref(s);
   gst_object_unref(sinkpad);
   gst_object_unref(pad);

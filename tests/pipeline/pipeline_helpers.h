@@ -12,6 +12,7 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,7 +67,13 @@ class Child {
     GError* error = nullptr;
     const gboolean ok = g_spawn_async_with_pipes(
         nullptr, args.data(), envp, G_SPAWN_DO_NOT_REAP_CHILD,
-        [](gpointer) { setpgid(0, 0); }, nullptr, &pid_, nullptr, &out, &err, &error);
+        // Its own process group (signals go to what it starts, too), and killed with the
+        // test: a test program that aborts leaves no app, server or browser running, which
+        // would take the CPU from every test after it.
+        [](gpointer) {
+          setpgid(0, 0);
+          prctl(PR_SET_PDEATHSIG, SIGKILL);
+        }, nullptr, &pid_, nullptr, &out, &err, &error);
     g_strfreev(envp);
     if (!ok) {
       ADD_FAILURE() << "cannot start " << name_ << ": " << error->message;

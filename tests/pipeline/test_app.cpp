@@ -151,8 +151,9 @@ TEST_F(AppTest, RtspSurvivesServerRestart) {
 }
 
 // A camera that hangs, its connection open but no more frames: the app's watchdog
-// (--stall-timeout) rebuilds the source, again and again while the camera hangs, and
-// the frames come back once the camera goes on.
+// (--stall-timeout) rebuilds the source; the new connection waits for the camera
+// (--connect-timeout, 30 s, before the next rebuild), and the frames come back once the
+// camera goes on.
 TEST_F(AppTest, RtspSurvivesAStalledServer) {
   TA_REQUIRE_FIXTURE(model, "tiny.ts");
   RtspServer server;
@@ -173,6 +174,30 @@ TEST_F(AppTest, RtspSurvivesAStalledServer) {
   ASSERT_TRUE(exited_with(st, 0)) << Child::describe(st) << "\n" << app.report();
   check_app_lines(app.lines());
   EXPECT_NE(app.stderr_text().find("no frames"), std::string::npos) << app.stderr_text();
+}
+
+// A camera that accepts the connection but answers only seconds later (a camera booting, or
+// a loaded machine): longer than --stall-timeout, within --connect-timeout. The app waits
+// for the first frame instead of rebuilding the source every --stall-timeout, which never
+// let such a camera come up.
+TEST_F(AppTest, RtspSlowFirstFrameIsWaitedFor) {
+  TA_REQUIRE_FIXTURE(model, "tiny.ts");
+  RtspServer server;
+  ASSERT_TRUE(server.start());
+  server.signal(SIGSTOP);  // the kernel still accepts the TCP connection
+  Child app;
+  ASSERT_TRUE(app.start(app_argv(model, {"--latency", "100", "--stall-timeout", "1",
+                                         "--connect-timeout", "20", "--reconnect-max-backoff", "1",
+                                         server.url()})));
+  g_usleep(5 * G_USEC_PER_SEC);
+  server.signal(SIGCONT);
+  ASSERT_TRUE(app.wait_lines(10, Seconds(60))) << app.report();
+  app.send(SIGTERM);
+  const int st = app.wait_exit(Seconds(20));
+  ASSERT_TRUE(exited_with(st, 0)) << Child::describe(st) << "\n" << app.report();
+  check_app_lines(app.lines());
+  EXPECT_EQ(app.stderr_text().find("source lost"), std::string::npos)
+      << "the source was rebuilt while it connected\n" << app.stderr_text();
 }
 
 // A camera that is not there yet when the app starts is waited for, not given up on.
